@@ -1,0 +1,75 @@
+"""The `grader` command: check a notebook, grade a class, fetch data, rebuild the course."""
+import argparse
+import json
+import sys
+
+from .feedback import format_result
+
+
+def cmd_check(args) -> int:
+    from .notebook import NotebookError
+    from .runner import Limits, grade_notebook
+    limits = Limits(time_scale=args.time_scale, memory_mb=args.memory_mb)
+    try:
+        report = grade_notebook(args.notebook, limits)
+    except NotebookError as exc:
+        if args.json:
+            print(json.dumps({"notebook": args.notebook, "error": str(exc)}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for result in report.results:
+            print(format_result(result))
+            if result.id in report.notes:
+                print(f"   note: {report.notes[result.id]}")
+        print(f"\nScore: {report.score:g} / {report.max_score:g}")
+    return 0 if all(r.passed for r in report.results) else 1
+
+
+def cmd_download(args) -> int:
+    from .data.download import DownloadError, download_dataset
+    try:
+        for path in download_dataset(args.name, data_dir=args.data_dir):
+            print(f"ok  {path}")
+    except DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import build_all
+    changed = build_all(check_only=args.check)
+    if args.check and changed:
+        print("out of date (run `grader build`):\n  " + "\n  ".join(changed))
+        return 1
+    for path in changed:
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="grader", description="The course's auto-grader.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="grade a notebook file")
+    p.add_argument("notebook")
+    p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("download", help="fetch full MNIST (70,000 digits) or Tiny Shakespeare")
+    p.add_argument("name", choices=["mnist", "shakespeare"])
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
+    p.add_argument("--check", action="store_true", help="only report what is out of date")
+    p.set_defaults(func=cmd_build)
+
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,318 @@
+"""The grading engine: one place that decides whether an answer is right.
+
+An `Exercise` is a list of seeded `Case`s. Running a case means building its inputs from a
+seed, calling the learner's function (or class) on a copy of them, and reducing what comes
+back to plain data (`values.normalize`): an `Outcome`. That part may run inside the
+notebook (`check`) or in a separate, disposable process (`grader check`). Judging the
+outcomes, `evaluate`, always runs on the trusted side: it recomputes the expected result
+with the reference solution, compares, and when an answer is wrong, tries the exercise's
+known mistakes on the same inputs to name the one the learner made.
+"""
+import copy
+import importlib
+import pkgutil
+import signal
+import threading
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .compare import Fail, close, compare_values
+from .values import normalize
+
+STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing")
+
+
+@dataclass
+class Case:
+    """One test of an exercise. `inputs(rng)` builds the positional arguments from a seeded
+    numpy Generator; `run(fn, args)` calls the function under test (default `fn(*args)`);
+    `compare` overrides the exercise's comparator; `why` says what the case is for."""
+    name: str
+    inputs: Callable[[np.random.Generator], tuple]
+    run: Callable[[Any, tuple], Any] | None = None
+    compare: Callable | None = None
+    why: str = ""
+
+
+@dataclass
+class Mistake:
+    """A known wrong answer: its name, the hint shown when it is recognised, and a function
+    that makes exactly that mistake (so the tests can prove the grader catches it)."""
+    name: str
+    hint: str
+    fn: Callable
+
+
+@dataclass
+class Exercise:
+    id: str                      # "NN.name"
+    points: int
+    difficulty: str              # "easy" | "medium" | "hard"
+    minutes: int                 # a fair time estimate for a learner
+    cases: list[Case]
+    compare: Callable = field(default_factory=close)
+    mistakes: list[Mistake] = field(default_factory=list)
+    pure: bool = False           # must leave its arguments unchanged
+    time_limit: float = 10.0     # seconds for all cases together
+
+    @property
+    def chapter(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".", 1)[1]
+
+    def reference(self):
+        module = importlib.import_module(f"grader.reference.ch{self.chapter}")
+        return getattr(module, self.name)
+
+
+@dataclass
+class Outcome:
+    """What happened when one case ran: a normalized value, or why there is none."""
+    value: Any = None
+    error: str | None = None          # "ValueError: ..." raised by the code under test
+    not_implemented: bool = False
+    inputs_after: Any = None          # normalized arguments after the call (pure exercises)
+    seconds: float = 0.0
+
+
+@dataclass
+class CaseResult:
+    name: str
+    passed: bool
+    message: str = ""
+    mistake: str | None = None
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    status: str
+    points: float
+    max_points: float
+    message: str = ""
+    mistake: str | None = None        # the known mistake recognised, if any
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "status": self.status, "points": self.points,
+                "max_points": self.max_points, "message": self.message, "mistake": self.mistake}
+
+
+# ---------------------------------------------------------------- the registry
+
+def chapter_modules() -> list[str]:
+    """Names of the exercise modules, `chNN`, in course order."""
+    from . import exercises
+    return sorted(i.name for i in pkgutil.iter_modules(exercises.__path__) if i.name.startswith("ch"))
+
+
+def chapter_exercises(chapter: str) -> list[Exercise]:
+    """The exercises of chapter "NN" (imports only that chapter's module)."""
+    module = importlib.import_module(f"grader.exercises.ch{chapter}")
+    return list(module.EXERCISES)
+
+
+def all_exercises() -> dict[str, Exercise]:
+    """Every exercise of the course, by id."""
+    return {ex.id: ex for name in chapter_modules() for ex in chapter_exercises(name[2:])}
+
+
+def find_exercise(key: str) -> Exercise:
+    """By id ("01.to_vectors") or by name ("to_vectors"); names are unique in the course.
+    Chapters are imported in order and only as far as needed, so checking a chapter-01
+    answer never pays for importing torch."""
+    chapter = key.split(".")[0] if "." in key else None
+    for module in chapter_modules():
+        if chapter and module != f"ch{chapter}":
+            continue
+        for ex in chapter_exercises(module[2:]):
+            if key in (ex.id, ex.name):
+                return ex
+    raise KeyError(f"no exercise called {key!r}; exercises are named like '01.to_vectors'")
+
+
+# ---------------------------------------------------------------- running one case
+
+class GradingTimeout(BaseException):
+    """Raised inside learner code at the time limit; a BaseException so `except Exception`
+    in that code cannot swallow it."""
+
+
+def case_seed(exercise_id: str, index: int) -> int:
+    return zlib.crc32(f"{exercise_id}#{index}".encode())
+
+
+def seed_everything(seed: int):
+    """Seed torch too when it is loaded, so a reference and a learner's module built in
+    `run` start from the same random state."""
+    import sys
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def make_inputs(exercise: Exercise, index: int) -> tuple:
+    seed = case_seed(exercise.id, index)
+    seed_everything(seed)
+    args = exercise.cases[index].inputs(np.random.default_rng(seed))
+    return args if isinstance(args, tuple) else (args,)
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """`Type: message`, plus the innermost line of the learner's own code when there is one."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_PACKAGE_DIR)]
+    if frames:
+        f = frames[-1]
+        where = "a notebook cell" if f.filename.startswith("<") else f.filename
+        text += f"\n    (in {where}, line {f.lineno}: {f.line})" if f.line else f"\n    (line {f.lineno})"
+    return text
+
+
+_PACKAGE_DIR = __file__.rsplit("/", 1)[0]
+
+
+def run_case(exercise: Exercise, index: int, fn) -> Outcome:
+    """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome."""
+    case = exercise.cases[index]
+    args = make_inputs(exercise, index)
+    call_args = copy.deepcopy(args)
+    seed_everything(case_seed(exercise.id, index) + 1)
+    start = time.perf_counter()
+    try:
+        out = case.run(fn, call_args) if case.run else fn(*call_args)
+        value = normalize(out)
+    except NotImplementedError:
+        return Outcome(not_implemented=True)
+    except GradingTimeout:
+        raise
+    except (Exception, SystemExit) as exc:   # SystemExit: a stray sys.exit() in learner code
+        return Outcome(error=_describe_exception(exc), seconds=time.perf_counter() - start)
+    after = normalize(call_args) if exercise.pure else None
+    return Outcome(value=value, inputs_after=after, seconds=time.perf_counter() - start)
+
+
+class time_limit:
+    """Interrupt the block after `seconds` (main thread on Unix only; elsewhere no limit)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.active = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+    def _raise(self, signum, frame):
+        raise GradingTimeout()
+
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._raise)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def run_cases(exercise: Exercise, fn) -> list[Outcome]:
+    """All cases, in this process, stopping at the first one that is not implemented."""
+    outcomes = []
+    for i in range(len(exercise.cases)):
+        outcome = run_case(exercise, i, fn)
+        outcomes.append(outcome)
+        if outcome.not_implemented:
+            break
+    return outcomes
+
+
+# ---------------------------------------------------------------- judging
+
+def _recognise_mistake(exercise: Exercise, index: int, got) -> Mistake | None:
+    """The known mistake whose output equals the learner's on this case, if any."""
+    case = exercise.cases[index]
+    compare = case.compare or exercise.compare
+    for mistake in exercise.mistakes:
+        theirs = run_case(exercise, index, mistake.fn)
+        if theirs.error is None and not theirs.not_implemented:
+            if compare(got, theirs.value, normalize(make_inputs(exercise, index))) is None:
+                return mistake
+    return None
+
+
+def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
+    return next((m for m in exercise.mistakes if m.name == name), None)
+
+
+def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outcome) -> CaseResult:
+    case = exercise.cases[index]
+    args = normalize(make_inputs(exercise, index))
+    if exercise.pure and outcome.inputs_after is not None:
+        for i, (before, after) in enumerate(zip(args, outcome.inputs_after)):
+            if compare_values(after, before, rtol=0, atol=0) is not None:
+                return CaseResult(case.name, False, f"your function changed its argument #{i + 1}; "
+                                  "it must leave its inputs unchanged (work on a copy)")
+    compare = case.compare or exercise.compare
+    fail = compare(outcome.value, expected.value, args)
+    if fail is None:
+        return CaseResult(case.name, True)
+    if isinstance(fail, str):
+        fail = Fail(fail)
+    mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    message = fail.message
+    if mistake:
+        message += f"\n    This looks like a known mistake ({mistake.name}): {mistake.hint}"
+    return CaseResult(case.name, False, message, mistake.name if mistake else None)
+
+
+def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
+    """Judge the outcomes of one exercise's cases against the reference solution."""
+    result = ExerciseResult(exercise.id, "passed", 0, exercise.points)
+    reference = exercise.reference()
+    for i, outcome in enumerate(outcomes):
+        name = exercise.cases[i].name
+        if outcome.not_implemented:
+            result.status = "not_implemented"
+            result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
+            return result
+        if outcome.error is not None:
+            result.cases.append(CaseResult(name, False, f"your code raised {outcome.error}"))
+            result.status, result.message = "error", f"case '{name}': your code raised {outcome.error}"
+            return result
+        expected = run_case(exercise, i, reference)
+        if expected.error:  # a bug in the course, not in the learner's answer
+            raise RuntimeError(f"reference solution of {exercise.id} failed on '{name}': {expected.error}")
+        verdict = judge_case(exercise, i, outcome, expected)
+        result.cases.append(verdict)
+        if not verdict.passed:
+            result.status, result.mistake = "failed", verdict.mistake
+            result.message = f"case '{name}': {verdict.message}"
+            return result
+    if len(outcomes) < len(exercise.cases):
+        result.status, result.message = "error", "not every case ran"
+        return result
+    result.points = exercise.points
+    return result
+
+
+def grade_function(exercise: Exercise, fn) -> ExerciseResult:
+    """Run and judge in this process (the notebook's `check`, and the project's tests)."""
+    try:
+        with time_limit(exercise.time_limit):
+            outcomes = run_cases(exercise, fn)
+    except GradingTimeout:
+        return ExerciseResult(exercise.id, "timeout", 0, exercise.points,
+                              f"took longer than {exercise.time_limit:g} s: is there an endless loop?")
+    return evaluate(exercise, outcomes)

@@ -1,0 +1,282 @@
+"""Grading a notebook file: learner code runs in a disposable child process.
+
+The parent (this module's `grade_notebook`) reads the notebook, sends the child the
+definitions of every code cell, and waits for one line of JSON per event. The child
+(`python -m grader.runner`) executes the definitions in notebook order and, right after an
+exercise's cell, runs that exercise's cases on what the cell defined. It sends back only
+data (`values.encode`). All judging happens here, in the parent, with `engine.evaluate`:
+the learner's code never shares a process with the comparison.
+
+A child that runs past an exercise's time limit, dies, or exits is killed and replaced by a
+new one that goes on with the remaining exercises, so one broken exercise never costs the
+learner the others.
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine import Exercise, ExerciseResult, Outcome, chapter_exercises, evaluate
+from .notebook import NotebookError, code_cells, grade_id, notebook_chapter, read_notebook
+from .values import decode, encode
+
+STARTUP_SECONDS = 60.0   # imports in the notebook's set-up cells (torch alone takes seconds)
+
+
+@dataclass
+class Limits:
+    """Per-exercise limits for the child process. Defaults suit the course's exercises on a
+    modest laptop; `grader check --time-scale 3` helps on a slow or busy machine."""
+    time_scale: float = 1.0      # multiplies each exercise's own time limit
+    memory_mb: int = 4096        # address space the child may use for data
+    output_mb: int = 16          # what the learner's code may print before writes fail
+
+
+@dataclass
+class NotebookReport:
+    notebook: str
+    results: list[ExerciseResult] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> float:
+        return sum(r.max_points for r in self.results)
+
+    def to_json(self) -> dict:
+        exercises = []
+        for r in self.results:
+            item = r.to_json()
+            if r.id in self.notes:
+                item["note"] = self.notes[r.id]
+            exercises.append(item)
+        return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score,
+                "exercises": exercises}
+
+
+def _infer_chapter(nb) -> str | None:
+    from .engine import all_exercises
+    names = {grade_id(c) for c in nb["cells"]} - {None}
+    chapters = [ex.chapter for ex in all_exercises().values() if ex.name in names]
+    return max(set(chapters), key=chapters.count) if chapters else None
+
+
+def grade_notebook(path, limits: Limits | None = None) -> NotebookReport:
+    """Grade every exercise of the notebook's chapter. Raises NotebookError if unreadable."""
+    limits = limits or Limits()
+    nb = read_notebook(path)
+    chapter = notebook_chapter(path, nb) or _infer_chapter(nb)
+    try:
+        exercises = chapter_exercises(chapter) if chapter else []
+    except ModuleNotFoundError:
+        exercises = []
+    if not exercises:
+        raise NotebookError(f"{path} is not one of the course's notebooks (no exercises found for it).")
+    cells, notes = code_cells(nb, exercises)
+    located = {c.exercise: c for c in cells if c.exercise}
+    results: dict[str, ExerciseResult] = {}
+    for ex in exercises:
+        cell = located.get(ex.id)
+        if cell is None:
+            results[ex.id] = ExerciseResult(ex.id, "missing", 0, ex.points,
+                                            f"no cell defines `{ex.name}` (was the exercise cell deleted?)")
+        elif cell.syntax_error:
+            results[ex.id] = ExerciseResult(ex.id, "error", 0, ex.points, f"the cell does not parse: {cell.syntax_error}")
+    pending = [ex for ex in exercises if ex.id not in results]
+    cwd = Path(path).resolve().parent
+    while pending:
+        done = _run_in_child(cells, pending, limits, cwd)
+        for ex in list(pending):
+            if ex.id in done:
+                results[ex.id] = done[ex.id]
+                pending.remove(ex)
+    report = NotebookReport(str(path), [results[ex.id] for ex in exercises], notes)
+    return report
+
+
+def _result(ex: Exercise, status: str, message: str) -> ExerciseResult:
+    return ExerciseResult(ex.id, status, 0, ex.points, message)
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "Agg"
+    env["PYTHONHASHSEED"] = "0"
+    env.setdefault("OMP_NUM_THREADS", "1")   # small test inputs; threads only add noise
+    return env
+
+
+def _set_limits(limits: Limits):
+    def apply():
+        import resource
+        mb = 1024 * 1024
+        for name, value in (("RLIMIT_DATA", limits.memory_mb * mb), ("RLIMIT_FSIZE", limits.output_mb * mb)):
+            if hasattr(resource, name):
+                resource.setrlimit(getattr(resource, name), (value, value))
+    return apply
+
+
+def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path) -> dict[str, ExerciseResult]:
+    """Run child processes until each pending exercise has a result or the child stops early.
+    Returns the results it could settle (always at least one)."""
+    program = {"cells": [{"source": c.source, "exercise": c.exercise} for c in cells],
+               "run": [ex.id for ex in pending]}
+    by_id = {ex.id: ex for ex in pending}
+    read_fd, write_fd = os.pipe()
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.runner", str(write_fd)],
+                                stdin=subprocess.PIPE, stdout=output, stderr=output, cwd=cwd,
+                                env=_child_env(), pass_fds=(write_fd,), start_new_session=True,
+                                preexec_fn=_set_limits(limits))
+        os.close(write_fd)
+        try:
+            proc.stdin.write(json.dumps(program).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            return _collect(proc, read_fd, by_id, pending, limits)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]:
+    results, outcomes = {}, {}
+    current = None
+    deadline = time.monotonic() + STARTUP_SECONDS
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        ready = select.select([read_fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+        if not ready:
+            ex = by_id[current] if current else pending[0]
+            if current:
+                results[ex.id] = _result(ex, "timeout", f"took longer than {ex.time_limit * limits.time_scale:g} s: "
+                                                        "is there an endless loop, or a loop over every pixel?")
+            else:
+                results[ex.id] = _result(ex, "error", "the notebook's definitions took too long to load")
+            return results
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:  # the child is gone: the exercise it was on (or about to start) pays
+            proc.wait()
+            unsettled = [ex for ex in pending if ex.id not in results]
+            if unsettled:
+                ex = by_id[current] if current else unsettled[0]
+                results[ex.id] = _result(ex, "error", _death_message(proc.returncode))
+            return results
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            event = json.loads(line)
+            kind, ex_id = event["event"], event.get("id")
+            if kind == "start":
+                current, outcomes[ex_id] = ex_id, []
+                deadline = time.monotonic() + by_id[ex_id].time_limit * limits.time_scale
+            elif kind == "outcome":
+                outcomes[ex_id].append(_decode_outcome(event["outcome"]))
+            elif kind == "end":
+                results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                current = None
+                deadline = time.monotonic() + STARTUP_SECONDS
+            elif kind in ("error", "missing"):
+                results[ex_id] = _result(by_id[ex_id], "error" if kind == "error" else "missing", event["message"])
+                current = None
+            elif kind == "finished":
+                for ex in pending:
+                    results.setdefault(ex.id, _result(ex, "missing", f"`{ex.name}` was not defined"))
+                return results
+
+
+def _death_message(returncode) -> str:
+    if returncode is not None and returncode < 0:
+        signal_names = {9: "SIGKILL (out of memory?)", 11: "SIGSEGV", 6: "SIGABRT", 24: "SIGXCPU (CPU time limit)",
+                        25: "SIGXFSZ (printed too much)"}
+        return f"the process running your code was killed by {signal_names.get(-returncode, f'signal {-returncode}')}"
+    return (f"the process running your code exited (code {returncode}) in the middle of a test: "
+            "does your code call exit(), sys.exit() or os._exit(), or use too much memory?")
+
+
+def _decode_outcome(data: dict) -> Outcome:
+    return Outcome(value=decode(data["value"]) if data.get("value") is not None else None,
+                   error=data.get("error"), not_implemented=bool(data.get("not_implemented")),
+                   inputs_after=decode(data["inputs_after"]) if data.get("inputs_after") is not None else None,
+                   seconds=float(data.get("seconds", 0.0)))
+
+
+# ---------------------------------------------------------------- the child side
+
+class _QuietIPython:
+    """Stands in for `get_ipython()` so that magics left in definitions do nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _child_main(result_fd: int):
+    from .engine import find_exercise, run_case
+    channel = os.fdopen(result_fd, "w", buffering=1)
+    # Learner code writes to fd 1/2 (redirected to a file); only this channel carries results.
+
+    def send(**event):
+        channel.write(json.dumps(event) + "\n")
+        channel.flush()
+
+    program = json.loads(sys.stdin.read())
+    wanted = set(program["run"])
+    namespace = {"__name__": "__main__", "get_ipython": _QuietIPython}
+    for cell in program["cells"]:
+        ex_id = cell["exercise"]
+        try:
+            exec(compile(cell["source"], "<notebook cell>", "exec"), namespace)
+            cell_error = None
+        except BaseException as exc:  # noqa: BLE001 - learner code may raise anything, even SystemExit
+            cell_error = f"{type(exc).__name__}: {exc}"
+        if ex_id not in wanted:
+            continue
+        wanted.discard(ex_id)
+        exercise = find_exercise(ex_id)
+        if cell_error:
+            send(event="error", id=ex_id, message=f"running the exercise cell raised {cell_error}")
+            continue
+        if exercise.name not in namespace:
+            send(event="missing", id=ex_id, message=f"the exercise cell does not define `{exercise.name}`")
+            continue
+        target = namespace[exercise.name]
+        send(event="start", id=ex_id)
+        for i in range(len(exercise.cases)):
+            try:
+                outcome = run_case(exercise, i, target)
+            except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
+                outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+            send(event="outcome", id=ex_id, outcome=_encode_outcome(outcome))
+            if outcome.not_implemented:
+                break
+        send(event="end", id=ex_id)
+    send(event="finished")
+
+
+def _encode_outcome(outcome: Outcome) -> dict:
+    data = {"error": outcome.error, "not_implemented": outcome.not_implemented, "seconds": outcome.seconds}
+    try:
+        data["value"] = encode(outcome.value) if outcome.error is None else None
+        data["inputs_after"] = encode(outcome.inputs_after) if outcome.inputs_after is not None else None
+    except (TypeError, ValueError) as exc:
+        data.update(value=None, inputs_after=None, error=f"the result could not be read: {exc}")
+    return data
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]))

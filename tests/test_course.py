@@ -1,0 +1,52 @@
+"""The notebooks and the package agree: one source, generated copies in step, metadata intact."""
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.build import COURSE, SOLUTIONS, build_all
+from grader.engine import all_exercises
+from grader.notebook import grade_id
+
+EXERCISES = all_exercises()
+CHAPTERS = sorted({ex.chapter for ex in EXERCISES.values()})
+
+
+def notebook_for(chapter, folder):
+    found = sorted(folder.glob(f"{chapter}_*.ipynb"))
+    assert len(found) == 1, f"expected one notebook for chapter {chapter} in {folder}"
+    return json.loads(found[0].read_text())
+
+
+def test_generated_files_are_in_step_with_solutions():
+    """course/ and grader/reference/ are generated from solutions/: edit the solution
+    notebook, then run `grader build`. A stale copy would grade against old answers."""
+    assert build_all(check_only=True) == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("folder", [SOLUTIONS, COURSE], ids=["solutions", "course"])
+def test_every_exercise_has_its_cells(chapter, folder):
+    """Each exercise has a solution cell (grade_id = name) and a locked test cell with the
+    exercise's points; nbgrader grades by these ids, and `grader check` finds cells by them."""
+    nb = notebook_for(chapter, folder)
+    cells = {grade_id(c): c for c in nb["cells"] if grade_id(c)}
+    for ex in (e for e in EXERCISES.values() if e.chapter == chapter):
+        assert ex.name in cells, f"no cell with grade_id {ex.name!r}"
+        assert cells[ex.name]["metadata"]["nbgrader"]["solution"] is True
+        test = cells.get(f"test_{ex.name}")
+        assert test is not None, f"no test cell test_{ex.name}"
+        meta = test["metadata"]["nbgrader"]
+        assert meta["grade"] and meta["locked"] and meta["points"] == ex.points
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_student_notebook_holds_no_solution(chapter):
+    """The released notebook must not leak a solution, nor outputs computed with one."""
+    nb = notebook_for(chapter, COURSE)
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        assert "BEGIN SOLUTION" not in source
+        assert not cell.get("outputs")
+    stubs = sum("raise NotImplementedError()" in "".join(c["source"]) for c in nb["cells"])
+    assert stubs >= sum(ex.chapter == chapter for ex in EXERCISES.values())
