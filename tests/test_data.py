@@ -92,10 +92,14 @@ def test_verbose_false_is_silent(data_dir, capsys):
 
 def test_auto_prefers_full_when_downloaded(data_dir, capsys):
     images, labels = fake_mnist(data_dir / "mnist", "t10k", 5)
+    # Only half of the full set: never mix it with the bundled subset (they overlap).
+    assert len(load_mnist("test")[1]) == 2000 and len(load_mnist("train")[1]) == 8000
+    fake_mnist(data_dir / "mnist", "train", 6, seed=1)
+    capsys.readouterr()
     got_images, got_labels = load_mnist("test")  # source="auto"
     assert np.array_equal(got_images, images) and np.array_equal(got_labels, labels)
+    assert len(load_mnist("train")[1]) == 6
     assert "full dataset" in capsys.readouterr().out
-    assert len(load_mnist("train")[1]) == 8000  # no full train files: bundled
 
 
 def test_full_missing_says_how_to_download(data_dir):

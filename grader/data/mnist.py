@@ -18,14 +18,17 @@ def load_mnist(split: str = "train", source: str = "auto", verbose: bool = True)
 
     split: "train" or "test".
     source: "bundled" (the 8,000/2,000 subset shipped with the course), "full" (the
-    canonical 60,000/10,000, after `grader download mnist`), "auto" (full when
-    downloaded, else bundled), or a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz.
+    canonical 60,000/10,000, after `grader download mnist`), "auto" (full when both
+    of its splits are downloaded, else bundled), or a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz.
     """
     if split not in PREFIXES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     full_dir = data_dir() / "mnist"
     if source == "auto":
-        source = "full" if _split_files(full_dir, split) else "bundled"
+        # Full only when both splits are there: the bundled images come from MNIST's
+        # training set, so a full train split beside a bundled test split would overlap.
+        complete = all(_split_files(full_dir, s) for s in PREFIXES)
+        source = "full" if complete else "bundled"
     if source == "bundled":
         files = [bundled_file(f"mnist10k/{split}-{kind}.gz")
                  for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
