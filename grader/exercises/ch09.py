@@ -1,0 +1,426 @@
+"""Chapter 09, the Transformer block: the checks, and the mistakes they recognise by name.
+
+Functions (`split_heads`, `merge_heads`, `gelu`) are called on seeded tensors. Modules are
+checked the way the chapter promises: the course's reference module is built, its weights
+are nudged away from their initial values (so a forgotten LayerNorm gain or bias shows),
+copied into the learner's module with `load_state_dict(strict=True)`, and both run on the
+same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
+before anything runs.
+"""
+import importlib
+import math
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..compare import Fail, close, compare_values
+from ..engine import Case, Exercise, Mistake
+
+
+def randn(rng, *shape, scale=1.0):
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32) * scale)
+
+
+# ---------------------------------------------------------------- loading reference weights
+
+class ParameterMismatch(ValueError):
+    """The learner's module does not have the reference's parameter names or shapes."""
+
+
+def perturb(module):
+    """Move every parameter away from its initial value (LayerNorm's 1s and 0s especially),
+    so that forgetting to use one changes the output. Uses torch's seeded global RNG."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+
+
+def load_reference_weights(model, reference):
+    """Copy the reference's parameters into `model` with strict=True, after checking names
+    and shapes ourselves so the message names the offending parameter. The learner's own
+    buffers (a causal-mask buffer, say) are kept: only parameters are part of the contract."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(model).__name__}: "
+                        "did you forget `super().__init__()` or to subclass nn.Module?")
+    want = dict(reference.named_parameters(remove_duplicate=False))
+    have = dict(model.named_parameters(remove_duplicate=False))
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or extra:
+        raise ParameterMismatch(
+            f"your module's parameter names differ from GPT-2's: missing {missing}, unexpected {extra}. "
+            f"The expected parameters are {sorted(want)}; name the submodules exactly as the "
+            "exercise says (and use bias=bias so that bias=False has no bias parameters).")
+    for name, p in want.items():
+        if tuple(have[name].shape) != tuple(p.shape):
+            raise ParameterMismatch(
+                f"parameter {name!r} has shape {tuple(have[name].shape)}, expected {tuple(p.shape)} "
+                "(nn.Linear(n_in, n_out) stores its weight as (n_out, n_in))")
+    state = reference.state_dict()
+    own = model.state_dict()
+    state.update({k: v for k, v in own.items() if k not in state and k not in have})  # buffers
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def reference(name, chapter="09"):
+    return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
+
+
+def module_run(name):
+    """`run` for a module exercise: args are (constructor args, input tensor)."""
+    def run(cls, args):
+        ctor, x = args
+        ref = reference(name)(*ctor)
+        perturb(ref)
+        model = load_reference_weights(cls(*ctor), ref).eval()
+        with torch.no_grad():
+            return model(x)
+    return run
+
+
+# float32 throughout: the same maths in another order (a fused kernel, F.layer_norm, a
+# different reduction) moves results by a few units in the 7th digit, so 1e-5 separates a
+# correct answer from the mistakes below, whose errors are 1e-3 and larger.
+float32_close = close(rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- split_heads / merge_heads
+
+def _split_bare_view(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, n_head, T, C // n_head)
+
+
+def _split_interleaved(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, T, C // n_head, n_head).permute(0, 3, 1, 2)
+
+
+def _split_no_transpose(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, T, n_head, C // n_head)
+
+
+split_heads = Exercise(
+    id="09.split_heads", points=1, difficulty="easy", minutes=10, pure=True,
+    cases=[
+        Case("B=2, T=5, C=12 into 3 heads", lambda rng: (randn(rng, 2, 5, 12), 3)),
+        Case("a batch of one, T=4, C=8 into 4 heads (T == n_head)", lambda rng: (randn(rng, 1, 4, 8), 4)),
+        Case("one head: (B, 1, T, C)", lambda rng: (randn(rng, 2, 3, 6), 1)),
+    ],
+    compare=close(rtol=0, atol=0),  # a pure rearrangement: every number must land exactly
+    mistakes=[
+        Mistake("heads split by a bare reshape without transpose",
+                "x.view(B, n_head, T, hs) has the right shape but re-reads memory in order, so "
+                "head 0 gets all channels of the first tokens. View as (B, T, n_head, hs), then "
+                "transpose(1, 2).", _split_bare_view),
+        Mistake("forgot the transpose",
+                "after view(B, T, n_head, hs) the head axis must move in front of T: "
+                ".transpose(1, 2) gives (B, n_head, T, hs).", _split_no_transpose),
+        Mistake("interleaved heads",
+                "head h owns the contiguous channels h*hs ... (h+1)*hs - 1, so view the channel "
+                "axis as (n_head, hs), not (hs, n_head).", _split_interleaved),
+    ],
+)
+
+
+def _merge_bare_view(x):
+    B, H, T, hs = x.shape
+    return x.reshape(B, T, H * hs)
+
+
+def _merge_interleaved(x):
+    B, H, T, hs = x.shape
+    return x.permute(0, 2, 3, 1).reshape(B, T, H * hs)
+
+
+merge_heads = Exercise(
+    id="09.merge_heads", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("B=2, 3 heads, T=5, hs=4", lambda rng: (randn(rng, 2, 3, 5, 4),)),
+        Case("a batch of one, 4 heads, T=4 (T == n_head)", lambda rng: (randn(rng, 1, 4, 4, 2),)),
+        Case("the output of a transpose (not contiguous)",
+             lambda rng: (randn(rng, 2, 6, 2, 3).transpose(1, 2),),
+             why="split_heads returns a transposed view; merge_heads must accept it"),
+    ],
+    compare=close(rtol=0, atol=0),
+    mistakes=[
+        Mistake("merged by a bare reshape without transpose",
+                "(B, H, T, hs).reshape(B, T, C) mixes tokens and heads; first transpose(1, 2) "
+                "to (B, T, H, hs), then reshape.", _merge_bare_view),
+        Mistake("interleaved heads",
+                "the channels of head 0 come first, then those of head 1: transpose(1, 2) to "
+                "(B, T, H, hs) and flatten the last two axes in that order.", _merge_interleaved),
+    ],
+)
+
+# ---------------------------------------------------------------- MultiHeadAttention
+
+
+class _MHA(nn.Module):
+    """The reference computation written out, with one deliberate mistake switched on."""
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, mistake=None):
+        super().__init__()
+        self.n_embd, self.n_head, self.mistake = n_embd, n_head, mistake
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        if self.mistake == "kqv":
+            k, q, v = q, k, v
+        split = _split_bare_view if self.mistake == "bare" else \
+            (lambda t, h: t.view(B, T, h, C // h).transpose(1, 2))
+        q, k, v = (split(t, self.n_head) for t in (q, k, v))
+        scale = math.sqrt(C if self.mistake == "sqrt_c" else C // self.n_head)
+        att = q @ k.transpose(-2, -1) / scale
+        if self.mistake != "no_mask":
+            att = att.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+        att = att.softmax(dim=-2 if self.mistake == "dim" else -1)
+        y = (self.drop(att) @ v).transpose(1, 2).reshape(B, T, C)
+        return y if self.mistake == "no_proj" else self.drop(self.c_proj(y))
+
+
+def _mha_mistake(kind):
+    return partial(_MHA, mistake=kind)
+
+
+def _mha_inputs(ctor, B, T):
+    def inputs(rng):
+        return ctor, randn(rng, B, T, ctor[0])
+    return inputs
+
+
+MultiHeadAttention = Exercise(
+    id="09.MultiHeadAttention", points=3, difficulty="medium", minutes=30,
+    cases=[
+        Case("n_embd=16, 4 heads, B=2, T=6", _mha_inputs((16, 4), 2, 6)),
+        Case("a batch of one, T=1", _mha_inputs((16, 2), 1, 1)),
+        Case("bias=False, dropout=0.1 in eval mode", _mha_inputs((12, 3, 0.1, False), 2, 5),
+             why="bias=False must leave c_attn and c_proj without bias parameters"),
+        Case("one head, T=9", _mha_inputs((8, 1), 2, 9)),
+    ],
+    compare=float32_close,
+    mistakes=[
+        Mistake("no causal mask",
+                "a GPT predicts the next token, so position t may only attend to positions <= t: "
+                "fill the scores above the diagonal with -inf before the softmax.", _mha_mistake("no_mask")),
+        Mistake("heads split by a bare reshape without transpose",
+                "view q, k, v as (B, T, n_head, hs) and transpose(1, 2); a bare view to "
+                "(B, n_head, T, hs) mixes tokens into the wrong heads.", _mha_mistake("bare")),
+        Mistake("scaled by sqrt(n_embd) instead of sqrt(head size)",
+                "each head's scores are dot products of hs = n_embd / n_head numbers: divide by "
+                "sqrt(hs).", _mha_mistake("sqrt_c")),
+        Mistake("q, k, v taken in the wrong order",
+                "GPT-2's c_attn output is [queries | keys | values] along the last axis: "
+                "q, k, v = self.c_attn(x).split(n_embd, dim=2).", _mha_mistake("kqv")),
+        Mistake("softmax over the queries",
+                "each query's weights over the keys must sum to 1: softmax(dim=-1).", _mha_mistake("dim")),
+        Mistake("forgot the output projection",
+                "after merging the heads, mix them with c_proj.", _mha_mistake("no_proj")),
+    ],
+)
+
+# ---------------------------------------------------------------- LayerNorm
+
+
+class _LN(nn.Module):
+    def __init__(self, ndim, eps=1e-5, bias=True, mistake=None):
+        super().__init__()
+        self.eps, self.mistake = eps, mistake
+        self.weight = nn.Parameter(torch.ones(ndim))
+        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
+
+    def forward(self, x):
+        dim = 1 if self.mistake == "dim" else -1
+        mean = x.mean(dim=dim, keepdim=True)
+        var = x.var(dim=dim, keepdim=True, unbiased=self.mistake == "unbiased")
+        if self.mistake == "eps_outside":
+            y = (x - mean) / (torch.sqrt(var) + self.eps)
+        else:
+            y = (x - mean) / torch.sqrt(var + self.eps)
+        if self.mistake != "no_affine":
+            y = y * self.weight
+            if self.bias is not None:
+                y = y + self.bias
+        return y
+
+
+def _ln_inputs(ctor, *shape, scale=1.0, shift=0.0):
+    def inputs(rng):
+        return ctor, randn(rng, *shape, scale=scale) + shift
+    return inputs
+
+
+LayerNorm = Exercise(
+    id="09.LayerNorm", points=2, difficulty="medium", minutes=20,
+    cases=[
+        Case("(2, 5, 16) activations", _ln_inputs((16,), 2, 5, 16)),
+        Case("eps=0.1 on small activations", _ln_inputs((8, 0.1), 2, 3, 8, scale=0.3),
+             why="with a large eps, eps inside and outside the square root differ plainly"),
+        Case("bias=False", _ln_inputs((10, 1e-5, False), 3, 4, 10)),
+        Case("large offset and scale, a batch of one", _ln_inputs((32,), 1, 3, 32, scale=50.0, shift=1000.0)),
+    ],
+    compare=float32_close,
+    mistakes=[
+        Mistake("eps outside the square root",
+                "eps belongs inside: (x - mean) / sqrt(var + eps). sqrt(var) + eps is a different "
+                "function, visibly so when eps is not tiny.", partial(_LN, mistake="eps_outside")),
+        Mistake("unbiased variance",
+                "LayerNorm divides by C, not C - 1: x.var(dim=-1, unbiased=False) (torch.var "
+                "is unbiased by default).", partial(_LN, mistake="unbiased")),
+        Mistake("normalised over the wrong axis",
+                "each token is normalised over its own C channels: mean and var over dim=-1.",
+                partial(_LN, mistake="dim")),
+        Mistake("forgot weight and bias",
+                "after normalising, scale by self.weight and add self.bias (when it exists).",
+                partial(_LN, mistake="no_affine")),
+    ],
+)
+for case in LayerNorm.cases:
+    case.run = module_run("LayerNorm")
+
+# ---------------------------------------------------------------- gelu
+
+
+def _gelu_tanh(x, a=0.044715, power=3, c=math.sqrt(2.0 / math.pi), half=0.5):
+    return half * x * (1.0 + torch.tanh(c * (x + a * x ** power)))
+
+
+gelu = Exercise(
+    id="09.gelu", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("values in [-4, 4]", lambda rng: (torch.linspace(-4, 4, 81),)),
+        Case("a (2, 3, 8) tensor", lambda rng: (randn(rng, 2, 3, 8, scale=2.0),)),
+        Case("large values (-30 and 30)", lambda rng: (torch.tensor([-30.0, -10.0, 10.0, 30.0]),),
+             why="tanh saturates: GELU(x) is 0 far left and x far right"),
+    ],
+    # the erf form differs by up to 5e-4; rounding in a correct float32 formula by ~1e-7.
+    compare=close(rtol=1e-5, atol=1e-6),
+    mistakes=[
+        Mistake("exact (erf) GELU instead of the tanh form",
+                "GPT-2 uses the tanh approximation: F.gelu(x) and nn.GELU() default to the exact "
+                "erf form; write the formula (or pass approximate='tanh').", lambda x: F.gelu(x)),
+        Mistake("x squared instead of x cubed",
+                "the correction term is 0.044715 * x**3.", partial(_gelu_tanh, power=2)),
+        Mistake("sqrt(2*pi) instead of sqrt(2/pi)",
+                "the constant inside tanh is sqrt(2 / pi), about 0.798.", partial(_gelu_tanh, c=math.sqrt(2 * math.pi))),
+        Mistake("forgot the factor 1/2",
+                "GELU(x) = 0.5 * x * (1 + tanh(...)); without the 0.5 it doubles for large x.",
+                partial(_gelu_tanh, half=1.0)),
+        Mistake("ReLU instead of GELU", "GELU is smooth and negative for small negative x; ReLU is not.",
+                torch.relu),
+    ],
+)
+
+# ---------------------------------------------------------------- FeedForward
+
+
+class _FF(nn.Module):
+    def __init__(self, n_embd, dropout=0.0, bias=True, act=None, functional_dropout=False):
+        super().__init__()
+        self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
+        self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
+        self.p, self.act, self.functional_dropout = dropout, act, functional_dropout
+
+    def forward(self, x):
+        y = self.c_proj(self.act(self.c_fc(x)))
+        return F.dropout(y, self.p) if self.functional_dropout else F.dropout(y, self.p, self.training)
+
+
+FeedForward = Exercise(
+    id="09.FeedForward", points=1, difficulty="easy", minutes=10,
+    cases=[
+        Case("n_embd=16, B=2, T=5", lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0))),
+        Case("dropout=0.5 in eval mode, bias=False", lambda rng: ((8, 0.5, False), randn(rng, 1, 4, 8, scale=3.0)),
+             why="in eval mode dropout must do nothing"),
+    ],
+    compare=float32_close,
+    mistakes=[
+        Mistake("ReLU instead of GELU", "GPT-2's MLP uses GELU (your gelu), not ReLU.",
+                partial(_FF, act=torch.relu)),
+        Mistake("exact (erf) GELU instead of the tanh form",
+                "nn.GELU() and F.gelu default to the erf form; use your tanh-form gelu.",
+                partial(_FF, act=F.gelu)),
+        Mistake("dropout active in eval mode",
+                "F.dropout(x, p) drops even in eval mode unless you pass training=self.training; "
+                "an nn.Dropout module handles that for you.",
+                partial(_FF, act=_gelu_tanh, functional_dropout=True)),
+    ],
+)
+for case in FeedForward.cases:
+    case.run = module_run("FeedForward")
+
+# ---------------------------------------------------------------- Block
+
+
+class _Block(nn.Module):
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, mistake=None):
+        super().__init__()
+        self.ln_1 = reference("LayerNorm")(n_embd, bias=bias)
+        self.attn = reference("MultiHeadAttention")(n_embd, n_head, dropout, bias)
+        self.ln_2 = reference("LayerNorm")(n_embd, bias=bias)
+        self.mlp = reference("FeedForward")(n_embd, dropout, bias)
+        self.mistake = mistake
+
+    def forward(self, x):
+        m = self.mistake
+        if m == "post_ln":
+            x = self.ln_1(x + self.attn(x))
+            return self.ln_2(x + self.mlp(x))
+        if m == "parallel":
+            return x + self.attn(self.ln_1(x)) + self.mlp(self.ln_2(x))
+        if m == "no_residual":
+            x = self.attn(self.ln_1(x))
+            return self.mlp(self.ln_2(x))
+        if m == "one_ln":
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_1(x))
+        if m == "residual_of_ln":
+            h = self.ln_1(x)
+            x = h + self.attn(h)
+            h = self.ln_2(x)
+            return h + self.mlp(h)
+        raise AssertionError(m)
+
+
+Block = Exercise(
+    id="09.Block", points=2, difficulty="medium", minutes=15,
+    cases=[
+        Case("n_embd=16, 4 heads, B=2, T=6", lambda rng: ((16, 4), randn(rng, 2, 6, 16))),
+        Case("a batch of one, bias=False", lambda rng: ((8, 2, 0.0, False), randn(rng, 1, 3, 8))),
+        Case("large residual stream (x100)", lambda rng: ((16, 2), randn(rng, 2, 4, 16, scale=100.0)),
+             why="the residual stream grows in deep models; pre-LN leaves it unnormalised"),
+    ],
+    compare=float32_close,
+    mistakes=[
+        Mistake("post-LN instead of pre-LN",
+                "GPT-2 normalises the input of each sub-layer and adds the result to the "
+                "unnormalised stream: x = x + attn(ln_1(x)), not x = ln_1(x + attn(x)).",
+                partial(_Block, mistake="post_ln")),
+        Mistake("no residual connections",
+                "each sub-layer adds to the stream: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)).",
+                partial(_Block, mistake="no_residual")),
+        Mistake("attention and MLP in parallel",
+                "the MLP reads the stream *after* attention has updated it: two sequential steps.",
+                partial(_Block, mistake="parallel")),
+        Mistake("ln_1 used twice",
+                "the two sub-layers have their own LayerNorms: ln_1 before attention, ln_2 before the MLP.",
+                partial(_Block, mistake="one_ln")),
+        Mistake("added the sub-layer to the normalised x",
+                "the residual adds to the stream x itself, not to ln(x): x = x + attn(ln_1(x)).",
+                partial(_Block, mistake="residual_of_ln")),
+    ],
+)
+for case in Block.cases:
+    case.run = module_run("Block")
+for case in MultiHeadAttention.cases:
+    case.run = module_run("MultiHeadAttention")
+
+EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, FeedForward, Block]
