@@ -11,6 +11,11 @@ import numpy as np
 from .values import Opaque, TensorValue, type_name
 
 
+# Bound once at import: learner code running in the same process (a notebook) that patches
+# `np.isclose` afterwards cannot change how answers are compared.
+_isclose, _isfinite, _argwhere = np.isclose, np.isfinite, np.argwhere
+
+
 @dataclass
 class Fail:
     message: str
@@ -49,13 +54,13 @@ def _compare_arrays(got: np.ndarray, exp: np.ndarray, rtol, atol, check_dtype, w
     else:
         g, e = got.astype(np.float64), exp.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
-            bad = ~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+            bad = ~_isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
     if not bad.any():
         return None
-    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    idx = tuple(int(i) for i in _argwhere(bad)[0])
     msg = (f"{where}values differ at {int(bad.sum())} of {exp.size} positions; "
            f"first at index {idx}: expected {_fmt(exp[idx].item())}, got {_fmt(got[idx].item())}")
-    if got.dtype.kind == "f" and not np.isfinite(got).all() and np.isfinite(exp).all():
+    if got.dtype.kind == "f" and not _isfinite(got).all() and _isfinite(exp).all():
         msg += " (your result contains NaN or inf)"
     return Fail(msg)
 
@@ -104,7 +109,7 @@ def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="") -
                 got = got.array.item()
             else:
                 return Fail(f"{at}expected a number, got {describe(got)}")
-        if np.isclose(got, exp, rtol=rtol, atol=atol):
+        if _isclose(got, exp, rtol=rtol, atol=atol):
             return None
         return Fail(f"{at}expected {_fmt(exp)}, got {_fmt(got)}")
     if isinstance(exp, Opaque):

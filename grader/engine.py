@@ -8,10 +8,12 @@ outcomes, `evaluate`, always runs on the trusted side: it recomputes the expecte
 with the reference solution, compares, and when an answer is wrong, tries the exercise's
 known mistakes on the same inputs to name the one the learner made.
 """
+import contextlib
 import copy
 import importlib
 import pkgutil
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -157,7 +159,6 @@ def case_seed(exercise_id: str, index: int) -> int:
 def seed_everything(seed: int):
     """Seed torch too when it is loaded, so a reference and a learner's module built in
     `run` start from the same random state."""
-    import sys
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
 
@@ -172,8 +173,9 @@ def make_inputs(exercise: Exercise, index: int) -> tuple:
 def _describe_exception(exc: BaseException) -> str:
     """`Type: message`, plus the innermost line of the learner's own code when there is one."""
     text = f"{type(exc).__name__}: {exc}".strip()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PACKAGE_DIR)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)  # the learner's frames only
+              if not f.filename.startswith(_PACKAGE_DIR) and "site-packages" not in f.filename
+              and not f.filename.startswith(_STDLIB_DIR)]
     if frames:
         f = frames[-1]
         where = "a notebook cell" if f.filename.startswith("<") else f.filename
@@ -182,6 +184,7 @@ def _describe_exception(exc: BaseException) -> str:
 
 
 _PACKAGE_DIR = __file__.rsplit("/", 1)[0]
+_STDLIB_DIR = traceback.__file__.rsplit("/", 1)[0]
 
 
 def run_case(exercise: Exercise, index: int, fn) -> Outcome:
@@ -307,10 +310,42 @@ def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     return result
 
 
+@contextlib.contextmanager
+def others_as_references(exercise: Exercise, namespace):
+    """While `exercise` runs, the chapter's other exercise names in the learner's namespace
+    are bound to their reference versions: a wrong or missing `pairwise_sq_distances` never
+    costs the learner `nearest_centroid_predict`, which calls it. Restored afterwards."""
+    if not isinstance(namespace, dict):
+        yield
+        return
+    missing = object()
+    saved = {}
+    for other in chapter_exercises(exercise.chapter):
+        if other.id != exercise.id:
+            saved[other.name] = namespace.get(other.name, missing)
+            namespace[other.name] = other.reference()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def learner_namespace(fn):
+    """The globals a learner's function or class looks its helpers up in."""
+    if hasattr(fn, "__globals__"):
+        return fn.__globals__
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    return getattr(module, "__dict__", None)
+
+
 def grade_function(exercise: Exercise, fn) -> ExerciseResult:
     """Run and judge in this process (the notebook's `check`, and the project's tests)."""
     try:
-        with time_limit(exercise.time_limit):
+        with time_limit(exercise.time_limit), others_as_references(exercise, learner_namespace(fn)):
             outcomes = run_cases(exercise, fn)
     except GradingTimeout:
         return ExerciseResult(exercise.id, "timeout", 0, exercise.points,

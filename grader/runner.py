@@ -16,7 +16,6 @@ import os
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,20 @@ STARTUP_SECONDS = 60.0   # imports in the notebook's set-up cells (torch alone t
 
 @dataclass
 class Limits:
-    """Per-exercise limits for the child process. Defaults suit the course's exercises on a
-    modest laptop; `grader check --time-scale 3` helps on a slow or busy machine."""
-    time_scale: float = 1.0      # multiplies each exercise's own time limit
-    memory_mb: int = 4096        # address space the child may use for data
-    output_mb: int = 16          # what the learner's code may print before writes fail
+    """Limits for the child process that runs learner code. The defaults suit the course's
+    exercises on a modest laptop; override them with `grader check --time-scale 3` (a slow or
+    busy machine) or `--memory-mb`.
+
+    - time: each exercise's own `time_limit` (wall clock, all its cases) x `time_scale`;
+    - memory: `memory_mb` of data (RLIMIT_DATA): past it, allocations raise MemoryError;
+    - CPU: the sum of the time limits plus start-up, x 2 (RLIMIT_CPU), a backstop for code
+      that escapes the wall-clock watch by forking;
+    - output: whatever learner code prints is discarded (the report says what matters), so
+      printing megabytes costs nothing but time.
+    """
+    time_scale: float = 1.0
+    memory_mb: int = 4096
+    max_result_mb: int = 64      # a result larger than this is an error, not a 1 GB message
 
 
 @dataclass
@@ -116,13 +124,13 @@ def _child_env() -> dict:
     return env
 
 
-def _set_limits(limits: Limits):
+def _set_limits(limits: Limits, cpu_seconds: float):
     def apply():
         import resource
-        mb = 1024 * 1024
-        for name, value in (("RLIMIT_DATA", limits.memory_mb * mb), ("RLIMIT_FSIZE", limits.output_mb * mb)):
-            if hasattr(resource, name):
-                resource.setrlimit(getattr(resource, name), (value, value))
+        data = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+        cpu = int(cpu_seconds) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     return apply
 
 
@@ -132,25 +140,28 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path) -> 
     program = {"cells": [{"source": c.source, "exercise": c.exercise} for c in cells],
                "run": [ex.id for ex in pending]}
     by_id = {ex.id: ex for ex in pending}
+    program["max_result_bytes"] = limits.max_result_mb * 1024 * 1024
+    cpu_seconds = 2 * (STARTUP_SECONDS + sum(ex.time_limit for ex in pending) * limits.time_scale)
     read_fd, write_fd = os.pipe()
-    with tempfile.TemporaryFile() as output:
-        proc = subprocess.Popen([sys.executable, "-m", "grader.runner", str(write_fd)],
-                                stdin=subprocess.PIPE, stdout=output, stderr=output, cwd=cwd,
-                                env=_child_env(), pass_fds=(write_fd,), start_new_session=True,
-                                preexec_fn=_set_limits(limits))
-        os.close(write_fd)
+    proc = subprocess.Popen([sys.executable, "-m", "grader.runner", str(write_fd)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=cwd, env=_child_env(), pass_fds=(write_fd,), start_new_session=True,
+                            preexec_fn=_set_limits(limits, cpu_seconds))
+    os.close(write_fd)
+    try:
+        proc.stdin.write(json.dumps(program).encode())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    try:
+        return _collect(proc, read_fd, by_id, pending, limits)
+    finally:
+        os.close(read_fd)
         try:
-            proc.stdin.write(json.dumps(program).encode())
-            proc.stdin.close()
-        except BrokenPipeError:
+            os.killpg(proc.pid, 9)  # the child and anything it started
+        except ProcessLookupError:
             pass
-        try:
-            return _collect(proc, read_fd, by_id, pending, limits)
-        finally:
-            os.close(read_fd)
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-            proc.wait()
+        proc.wait()
 
 
 def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]:
@@ -162,42 +173,60 @@ def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]
         remaining = deadline - time.monotonic()
         ready = select.select([read_fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
         if not ready:
-            ex = by_id[current] if current else pending[0]
-            if current:
-                results[ex.id] = _result(ex, "timeout", f"took longer than {ex.time_limit * limits.time_scale:g} s: "
-                                                        "is there an endless loop, or a loop over every pixel?")
-            else:
-                results[ex.id] = _result(ex, "error", "the notebook's definitions took too long to load")
+            if current is None:
+                return _settle_current(results, by_id, pending, None,
+                                       "the notebook's definitions took too long to load")
+            ex = by_id[current]
+            results[ex.id] = _result(ex, "timeout", f"took longer than {ex.time_limit * limits.time_scale:g} s: "
+                                                    "is there an endless loop?")
             return results
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:  # the child is gone: the exercise it was on (or about to start) pays
             proc.wait()
-            unsettled = [ex for ex in pending if ex.id not in results]
-            if unsettled:
-                ex = by_id[current] if current else unsettled[0]
-                results[ex.id] = _result(ex, "error", _death_message(proc.returncode))
-            return results
+            return _settle_current(results, by_id, pending, current, _death_message(proc.returncode))
         buffer += chunk
+        if len(buffer) > MAX_MESSAGE_BYTES:
+            return _settle_current(results, by_id, pending, current, "your code sent a result too large to read")
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
-            event = json.loads(line)
-            kind, ex_id = event["event"], event.get("id")
-            if kind == "start":
-                current, outcomes[ex_id] = ex_id, []
-                deadline = time.monotonic() + by_id[ex_id].time_limit * limits.time_scale
-            elif kind == "outcome":
-                outcomes[ex_id].append(_decode_outcome(event["outcome"]))
-            elif kind == "end":
-                results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
-                current = None
-                deadline = time.monotonic() + STARTUP_SECONDS
-            elif kind in ("error", "missing"):
-                results[ex_id] = _result(by_id[ex_id], "error" if kind == "error" else "missing", event["message"])
-                current = None
-            elif kind == "finished":
-                for ex in pending:
-                    results.setdefault(ex.id, _result(ex, "missing", f"`{ex.name}` was not defined"))
-                return results
+            try:
+                event = json.loads(line)
+                kind, ex_id = event["event"], event.get("id")
+                if kind == "start":
+                    current, outcomes[ex_id] = ex_id, []
+                    deadline = time.monotonic() + by_id[ex_id].time_limit * limits.time_scale
+                elif kind == "outcome":
+                    outcomes[ex_id].append(_decode_outcome(event["outcome"]))
+                elif kind == "end":
+                    results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                    current = None
+                    deadline = time.monotonic() + STARTUP_SECONDS
+                elif kind in ("error", "missing"):
+                    results[ex_id] = _result(by_id[ex_id], kind, str(event["message"]))
+                    current = None
+                elif kind == "finished":
+                    for ex in pending:
+                        results.setdefault(ex.id, _result(ex, "missing", f"`{ex.name}` was not defined"))
+                    return results
+                else:
+                    raise ValueError(kind)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                # Learner code can write to the channel too; nonsense there is its own fault.
+                return _settle_current(results, by_id, pending, current,
+                                       "your code wrote garbage into the grader's result channel")
+
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def _settle_current(results, by_id, pending, current, message) -> dict:
+    """The child stopped early: the exercise it was on (or about to start) gets `message`;
+    the caller starts a new child for the rest."""
+    unsettled = [ex for ex in pending if ex.id not in results]
+    if unsettled:
+        ex = by_id[current] if current in by_id else unsettled[0]
+        results[ex.id] = _result(ex, "error", message)
+    return results
 
 
 def _death_message(returncode) -> str:
@@ -226,7 +255,7 @@ class _QuietIPython:
 
 
 def _child_main(result_fd: int):
-    from .engine import find_exercise, run_case
+    from .engine import find_exercise, others_as_references, run_case
     channel = os.fdopen(result_fd, "w", buffering=1)
     # Learner code writes to fd 1/2 (redirected to a file); only this channel carries results.
 
@@ -256,23 +285,27 @@ def _child_main(result_fd: int):
             continue
         target = namespace[exercise.name]
         send(event="start", id=ex_id)
-        for i in range(len(exercise.cases)):
-            try:
-                outcome = run_case(exercise, i, target)
-            except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
-                outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
-            send(event="outcome", id=ex_id, outcome=_encode_outcome(outcome))
-            if outcome.not_implemented:
-                break
+        with others_as_references(exercise, namespace):
+            for i in range(len(exercise.cases)):
+                try:
+                    outcome = run_case(exercise, i, target)
+                except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
+                    outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                send(event="outcome", id=ex_id, outcome=_encode_outcome(outcome, program["max_result_bytes"]))
+                if outcome.not_implemented:
+                    break
         send(event="end", id=ex_id)
     send(event="finished")
 
 
-def _encode_outcome(outcome: Outcome) -> dict:
+def _encode_outcome(outcome: Outcome, max_bytes: int) -> dict:
     data = {"error": outcome.error, "not_implemented": outcome.not_implemented, "seconds": outcome.seconds}
     try:
         data["value"] = encode(outcome.value) if outcome.error is None else None
         data["inputs_after"] = encode(outcome.inputs_after) if outcome.inputs_after is not None else None
+        size = len(data["value"] or "") + len(data["inputs_after"] or "")
+        if size > max_bytes:
+            raise ValueError(f"it is {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB a result may be")
     except (TypeError, ValueError) as exc:
         data.update(value=None, inputs_after=None, error=f"the result could not be read: {exc}")
     return data
