@@ -1,0 +1,557 @@
+"""Chapter 05, tokens, embeddings and a bigram model: the checks and the mistakes they name.
+
+Text inputs are drawn from a small alphabet with a seeded generator; tensors are built from
+the same generator, so every case is reproducible. `get_batch` draws random windows, so it
+is judged by properties over many draws, never by equality with the reference's draws.
+
+`module_case` and `module_compare` are shared with chapters 07 and 08: they build the
+learner's module and the reference module, load the reference's weights into the learner's
+with `strict=True`, and turn a parameter-name mismatch into a failure that names it.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..compare import Fail, close, compare_values
+from ..engine import Case, Exercise, Mistake
+
+ALPHABET = list("abcdefghij ,.\n")
+
+
+def random_text(rng, n, alphabet=ALPHABET):
+    return "".join(rng.choice(alphabet, size=n))
+
+
+def vocab(text):
+    chars = sorted(set(text))
+    return {c: i for i, c in enumerate(chars)}, {i: c for i, c in enumerate(chars)}
+
+
+def long_tensor(values):
+    return torch.as_tensor(np.asarray(values), dtype=torch.long)
+
+
+# ---------------------------------------------------------------- shared: modules
+
+STATE_DICT = "state_dict mismatch"
+
+
+def load_reference_weights(model, reference):
+    """Load the reference's weights into the learner's module, strictly. Returns None, or a
+    message naming the parameters that do not line up (missing, unexpected, wrong shape)."""
+    ours, theirs = reference.state_dict(), model.state_dict()
+    missing, unexpected = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    if missing or unexpected:
+        return (f"your module's parameters do not match the reference's: missing {missing}, "
+                f"unexpected {unexpected}. The grader loads the reference weights by name "
+                f"(strict=True), so use exactly these attribute names: {sorted(ours)}")
+    wrong = [f"{k}: expected shape {tuple(v.shape)}, got {tuple(theirs[k].shape)}"
+             for k, v in ours.items() if theirs[k].shape != v.shape]
+    if wrong:
+        return "your module's parameters have the wrong shape: " + "; ".join(wrong)
+    model.load_state_dict(ours, strict=True)
+    return None
+
+
+def module_case(reference_path, call):
+    """A Case.run for a module exercise: `args` = (constructor args tuple, call args tuple).
+    Builds the reference and the learner's module, copies the weights, returns `call(model,
+    *call_args)` — or {STATE_DICT: message} when the parameters do not line up."""
+    def run(cls, args):
+        import importlib
+        module_name, class_name = reference_path.rsplit(".", 1)
+        reference_cls = getattr(importlib.import_module(module_name), class_name)
+        ctor, call_args = args
+        reference = reference_cls(*ctor)
+        model = cls(*ctor)
+        problem = load_reference_weights(model, reference)
+        if problem:
+            return {STATE_DICT: problem}
+        return call(model, *call_args)
+    return run
+
+
+def module_compare(inner):
+    """Wrap a comparator so a parameter mismatch becomes a failure that names the parameters
+    (and two identical mismatches count as equal, so a mistake of that kind can be named)."""
+    def compare(got, expected, args):
+        if isinstance(expected, dict) and STATE_DICT in expected:
+            return None if got == expected else Fail("outputs differ")
+        if isinstance(got, dict) and STATE_DICT in got:
+            return Fail(got[STATE_DICT])
+        return inner(got, expected, args)
+    return compare
+
+
+# ---------------------------------------------------------------- build_vocab
+
+
+def _vocab_compare(got, expected, args):
+    """stoi must be exactly the sorted vocabulary; itos may be a dict or a list (both index
+    by id). Ordering mistakes are recognised from the numbers."""
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return Fail(f"expected a tuple (stoi, itos), got {type(got).__name__}")
+    stoi, itos = got
+    exp_stoi, exp_itos = expected
+    if isinstance(itos, list):
+        itos = dict(enumerate(itos))
+    if not isinstance(stoi, dict):
+        return Fail(f"stoi should be a dict from character to id, got {type(stoi).__name__}")
+    text = args[0]
+    if set(stoi) == set(exp_stoi) and stoi != exp_stoi:
+        if sorted(stoi.values()) == list(range(len(stoi))):
+            first_seen = list(dict.fromkeys(text))
+            if [c for c, _ in sorted(stoi.items(), key=lambda kv: kv[1])] == first_seen:
+                return Fail("stoi numbers the characters in order of first appearance, not sorted",
+                            mistake="order of first appearance")
+            return Fail("stoi numbers the characters in a different order than sorted(set(text))",
+                        mistake="not sorted")
+    fail = compare_values(stoi, exp_stoi, where="stoi")
+    if fail:
+        return fail
+    return compare_values(itos, exp_itos, where="itos")
+
+
+build_vocab = Exercise(
+    id="05.build_vocab", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("a short text with repeated characters", lambda rng: (random_text(rng, 40),)),
+        Case("characters in reverse order of first appearance", lambda rng: ("zyx zyx\nabc!",)),
+        Case("a single character", lambda rng: ("aaaa",)),
+    ],
+    compare=_vocab_compare,
+    mistakes=[
+        Mistake("not sorted",
+                "list(set(text)) has no reliable order (it can change between runs): number the "
+                "characters of sorted(set(text)).",
+                lambda text: ({c: i for i, c in enumerate(reversed(sorted(set(text))))},
+                              {i: c for i, c in enumerate(reversed(sorted(set(text))))})),
+        Mistake("order of first appearance",
+                "the ids must follow the sorted characters, not the order they first appear in: "
+                "use sorted(set(text)).",
+                lambda text: ({c: i for i, c in enumerate(dict.fromkeys(text))},
+                              {i: c for i, c in enumerate(dict.fromkeys(text))})),
+        Mistake("ids start at 1",
+                "ids are positions in the sorted list, starting at 0, so they can index an "
+                "embedding table of V rows: enumerate(chars), not enumerate(chars, 1).",
+                lambda text: ({c: i for i, c in enumerate(sorted(set(text)), 1)},
+                              {i: c for i, c in enumerate(sorted(set(text)), 1)})),
+    ],
+)
+
+# ---------------------------------------------------------------- encode / decode
+
+
+def _raises_naming(culprit_of):
+    """A Case.run: call the function; report whether it raised KeyError/ValueError whose
+    message names the culprit, or what it returned instead."""
+    def run(fn, args):
+        culprit = culprit_of(args)
+        try:
+            out = fn(*args)
+        except (KeyError, ValueError) as exc:
+            return {"raised": type(exc).__name__, "names the culprit": str(culprit) in str(exc)}
+        return {"returned": out}
+    return run
+
+
+def _raise_compare(what):
+    def compare(got, expected, args):
+        if "returned" in expected:          # the expected value is a mistake's output
+            return compare_values(got, expected, check_dtype=False)
+        if "returned" in got:
+            return Fail(f"{what} must raise a KeyError or ValueError that names it; your "
+                        f"function returned {got['returned']!r} instead")
+        if not got["names the culprit"]:
+            return Fail(f"your {got['raised']} does not name the {what}: say which one, "
+                        "e.g. raise KeyError(f\"character {ch!r} is not in the vocabulary\")")
+        return None
+    return compare
+
+
+def _encode_inputs(rng, n):
+    text = random_text(rng, 30)
+    return random_text(rng, n, sorted(set(text))), vocab(text)[0]
+
+
+def _unknown_char(rng):
+    text, stoi = _encode_inputs(rng, 12)
+    return text[:5] + "@" + text[5:], stoi
+
+
+encode = Exercise(
+    id="05.encode", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("a text of 20 known characters", lambda rng: _encode_inputs(rng, 20)),
+        Case("the empty string", lambda rng: ("", vocab("abc")[0])),
+        Case("an unknown character '@' (a clear error naming it)", _unknown_char,
+             run=_raises_naming(lambda args: "@"), compare=_raise_compare("unknown character")),
+    ],
+    compare=close(),
+    mistakes=[
+        Mistake("skipped unknown characters",
+                "dropping a character silently changes the text the model sees; raise a "
+                "KeyError that names it instead.",
+                lambda text, stoi: [stoi[c] for c in text if c in stoi]),
+        Mistake("unknown characters mapped to 0",
+                "stoi.get(c, 0) turns every unknown character into the first character of the "
+                "vocabulary, silently; raise a KeyError that names it instead.",
+                lambda text, stoi: [stoi.get(c, 0) for c in text]),
+        Mistake("returned a tensor",
+                "encode returns a plain Python list of ints; wrap it with torch.tensor(...) "
+                "where you need a tensor.",
+                lambda text, stoi: torch.tensor([stoi[c] for c in text], dtype=torch.long)),
+    ],
+)
+
+
+def _decode_inputs(rng, n, as_tensor=False):
+    stoi, itos = vocab(random_text(rng, 30))
+    ids = rng.integers(0, len(itos), size=n).tolist()
+    return (long_tensor(ids) if as_tensor else ids), itos
+
+
+def _unknown_id(rng):
+    ids, itos = _decode_inputs(rng, 6)
+    return ids[:3] + [99] + ids[3:], itos
+
+
+decode = Exercise(
+    id="05.decode", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("a list of 20 ids", lambda rng: _decode_inputs(rng, 20)),
+        Case("a 1-D tensor of ids (as a model produces them)", lambda rng: _decode_inputs(rng, 9, True)),
+        Case("an empty list", lambda rng: ([], vocab("abc")[1])),
+        Case("an unknown id 99 (a clear error naming it)", _unknown_id,
+             run=_raises_naming(lambda args: 99), compare=_raise_compare("unknown id")),
+    ],
+    compare=close(),
+    mistakes=[
+        Mistake("returned a list of characters",
+                "decode returns one string: \"\".join(...) the characters.",
+                lambda ids, itos: [itos[i] for i in (ids.tolist() if torch.is_tensor(ids) else ids)]),
+        Mistake("joined with spaces",
+                "characters follow each other directly, spaces are characters of their own: "
+                "join with \"\", not \" \".",
+                lambda ids, itos: " ".join(itos[i] for i in (ids.tolist() if torch.is_tensor(ids) else ids))),
+    ],
+)
+
+# ---------------------------------------------------------------- get_batch
+
+DRAWS = 60
+
+
+def _batch_inputs(rng, n, batch_size, block_size):
+    # distinct values, so each id tells where in `data` it came from
+    data = long_tensor(rng.permutation(1000)[:n])
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    return data, batch_size, block_size, generator
+
+
+def _draw_batches(fn, args):
+    """Many batches from one generator, then one more from a generator in the first one's
+    initial state after disturbing the global random state (reproducibility)."""
+    data, batch_size, block_size, generator = args
+    state = generator.get_state()
+    xs, ys = zip(*(fn(data, batch_size, block_size, generator) for _ in range(DRAWS)))
+    again = torch.Generator()
+    again.set_state(state)
+    torch.rand(10)                                       # move the global random state on
+    x_again, _ = fn(data, batch_size, block_size, again)
+    return list(xs), list(ys), x_again
+
+
+def _batch_properties(got, expected, args):
+    """Judge random batches by what must hold for every draw, never by the reference's draws."""
+    xs, ys, x_again = got
+    data, batch_size, block_size = args[0].array, args[1], args[2]
+    n = len(data)
+    where = {int(v): i for i, v in enumerate(data)}
+    starts = []
+    for x, y in zip(xs, ys):
+        for name, t in (("x", x), ("y", y)):
+            if not hasattr(t, "dtype") or getattr(t, "shape", None) != (batch_size, block_size):
+                return Fail(f"{name} should be a tensor of shape (batch_size, block_size) = "
+                            f"{(batch_size, block_size)}, got {getattr(t, 'shape', type(t).__name__)}")
+            if t.dtype != "torch.int64":
+                return Fail(f"{name} should be a torch.long tensor (ids index an embedding), got {t.dtype}")
+        x, y = x.array, y.array
+        for row_x, row_y in zip(x, y):
+            s = where.get(int(row_x[0]))
+            if s is None or not np.array_equal(row_x, data[s:s + block_size]):
+                return Fail(f"each row of x must be a window of consecutive ids of data; got {row_x.tolist()}")
+            if np.array_equal(row_y, row_x):
+                return Fail("y equals x: the target of position t is the *next* id, data[s+t+1]",
+                            mistake="y not shifted")
+            if not np.array_equal(row_y, data[s + 1:s + 1 + block_size]):
+                return Fail(f"y must be x shifted by one (data[s+1 : s+1+block_size]); for the window "
+                            f"starting at {s} it is {row_y.tolist()}, expected {data[s + 1:s + 1 + block_size].tolist()}")
+            starts.append(s)
+    first, last = 0, n - block_size - 1
+    seen = set(starts)
+    if last not in seen:
+        return Fail(f"over {len(starts)} windows the last possible start, {last} = len(data) - "
+                    f"block_size - 1, never appeared (largest seen: {max(starts)})",
+                    mistake="off-by-one at the end")
+    if first not in seen:
+        return Fail(f"over {len(starts)} windows the first possible start, 0, never appeared",
+                    mistake="never starts at 0")
+    if not (hasattr(x_again, "array") and np.array_equal(x_again.array, xs[0].array)):
+        return Fail("the same generator state gave a different batch: draw the starts with "
+                    "generator=generator", mistake="ignored the generator")
+    return None
+
+
+def _gb_off_by_one(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size - 1, (batch_size,), generator=generator)
+    x = torch.stack([data[s:s + block_size] for s in starts])
+    return x, torch.stack([data[s + 1:s + 1 + block_size] for s in starts])
+
+
+def _gb_not_shifted(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s:s + block_size] for s in starts])
+    return x, x.clone()
+
+
+def _gb_from_one(data, batch_size, block_size, generator):
+    starts = torch.randint(1, len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s:s + block_size] for s in starts])
+    return x, torch.stack([data[s + 1:s + 1 + block_size] for s in starts])
+
+
+def _gb_global_rng(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,))
+    x = torch.stack([data[s:s + block_size] for s in starts])
+    return x, torch.stack([data[s + 1:s + 1 + block_size] for s in starts])
+
+
+get_batch = Exercise(
+    id="05.get_batch", points=2, difficulty="medium", minutes=15, pure=True,
+    cases=[
+        Case(f"{DRAWS} batches of 8 windows of 4 from 24 ids", lambda rng: _batch_inputs(rng, 24, 8, 4), run=_draw_batches,
+             why="every start 0..19 must be possible, and over 480 windows each appears"),
+        Case(f"{DRAWS} batches of one window", lambda rng: _batch_inputs(rng, 12, 1, 3),
+             run=_draw_batches),
+        Case("block_size = len(data) - 1: a single possible start",
+             lambda rng: _batch_inputs(rng, 6, 4, 5), run=_draw_batches),
+    ],
+    compare=_batch_properties,
+    mistakes=[
+        Mistake("off-by-one at the end",
+                "a window starting at s needs data[s + block_size] for its last target, so the "
+                "starts are 0 .. len(data) - block_size - 1: torch.randint(len(data) - block_size, ...) "
+                "(the bound is exclusive).",
+                _gb_off_by_one),
+        Mistake("y not shifted",
+                "the target of x[t] is the next id: y = data[s+1 : s+1+block_size].",
+                _gb_not_shifted),
+        Mistake("never starts at 0",
+                "start 0 is a valid window too: torch.randint(len(data) - block_size, ...) draws "
+                "from 0 upwards.",
+                _gb_from_one),
+        Mistake("ignored the generator",
+                "pass generator=generator to torch.randint, so that a seeded generator gives the "
+                "same batches whatever else used the global random state.",
+                _gb_global_rng),
+    ],
+)
+
+# ---------------------------------------------------------------- embedding_lookup
+
+
+def _table(rng, V, C):
+    return torch.as_tensor(rng.standard_normal((V, C)), dtype=torch.float32)
+
+
+embedding_lookup = Exercise(
+    id="05.embedding_lookup", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("a 1-D list of 7 ids, V=6, C=8", lambda rng: (_table(rng, 6, 8), long_tensor(rng.integers(0, 6, 7)))),
+        Case("a (B, T) = (3, 5) batch of ids", lambda rng: (_table(rng, 12, 6), long_tensor(rng.integers(0, 12, (3, 5))))),
+        Case("a batch of one id, (1, 1)", lambda rng: (_table(rng, 5, 3), long_tensor([[4]]))),
+    ],
+    # picking rows is exact, and so is one_hot @ E (one weight times 1, plus zeros)
+    compare=close(rtol=0, atol=0),
+    mistakes=[
+        Mistake("indexed columns instead of rows",
+                "E is (V, C): one row per token. Take rows, E[ids], not columns, E[:, ids].",
+                lambda E, ids: E[:, ids]),
+        Mistake("flattened the ids",
+                "the result keeps the shape of ids and adds one axis of size C: (B, T) ids give "
+                "(B, T, C). E[ids] does that by itself; do not flatten ids first.",
+                lambda E, ids: E[ids.reshape(-1)]),
+    ],
+)
+
+# ---------------------------------------------------------------- bigram_counts
+
+
+def _counts_compare(got, expected, args):
+    """Counts are whole numbers: any integer (or whole-valued float) dtype, exact values."""
+    return compare_values(got, expected, rtol=0, atol=0, check_dtype=False)
+
+
+def _loop_counts(ids, V, pairs):
+    counts = torch.zeros(V, V, dtype=torch.long)
+    for a, b in pairs:
+        counts[a, b] += 1
+    return counts
+
+
+bigram_counts = Exercise(
+    id="05.bigram_counts", points=1, difficulty="easy", minutes=10, pure=True,
+    cases=[
+        Case("50 ids from a vocabulary of 6", lambda rng: (long_tensor(rng.integers(0, 6, 50)), 6)),
+        Case("two ids: one pair", lambda rng: (long_tensor([2, 0]), 3)),
+        Case("a vocabulary of 9 where most characters never occur",
+             lambda rng: (long_tensor(rng.integers(0, 3, 30) * 3), 9)),
+    ],
+    compare=_counts_compare,
+    mistakes=[
+        Mistake("transposed",
+                "row = current character, column = next: N[ids[t], ids[t+1]] += 1.",
+                lambda ids, V: _loop_counts(ids, V, zip(ids[1:].tolist(), ids[:-1].tolist()))),
+        Mistake("wrapped around",
+                "the last id has no successor: there are len(ids) - 1 pairs, (ids[:-1], ids[1:]); "
+                "torch.roll would add a pair (last, first) that is not in the text.",
+                lambda ids, V: _loop_counts(ids, V, zip(ids.tolist(), torch.roll(ids, -1).tolist()))),
+        Mistake("missed the last pair",
+                "range(len(ids) - 2) stops one pair early: the pairs are t = 0 .. len(ids) - 2.",
+                lambda ids, V: _loop_counts(ids, V, zip(ids[:-2].tolist(), ids[1:-1].tolist()))),
+    ],
+)
+
+# ---------------------------------------------------------------- bigram_nll
+
+
+def _ref_probs(counts, smoothing, dim=1):
+    s = counts.double() + smoothing
+    return s / s.sum(dim=dim, keepdim=True)
+
+
+def _nll_inputs(rng, unseen=False, smoothing=None):
+    train = long_tensor(rng.integers(0, 5, 60))
+    counts = torch.bincount(train[:-1] * 6 + train[1:], minlength=36).view(6, 6)  # id 5 never occurs
+    ids = long_tensor(rng.integers(0, 5, 20))
+    if unseen:
+        ids = torch.cat([ids, long_tensor([5, 5])])
+    return (counts, ids) if smoothing is None else (counts, ids, smoothing)
+
+
+bigram_nll = Exercise(
+    id="05.bigram_nll", points=1, difficulty="medium", minutes=10, pure=True,
+    cases=[
+        Case("20 ids, default smoothing 1.0", lambda rng: _nll_inputs(rng)),
+        Case("a pair never seen in training (smoothing keeps it finite)", lambda rng: _nll_inputs(rng, unseen=True)),
+        Case("smoothing=0.1", lambda rng: _nll_inputs(rng, smoothing=0.1)),
+    ],
+    # float32 and float64 logs differ around 1e-7 relative; anything closer than 1e-5 is right
+    compare=close(rtol=1e-5, atol=1e-6, check_dtype=False),
+    mistakes=[
+        Mistake("normalised columns",
+                "P(next | current) is a row of the table: divide each row by its own sum, "
+                "sum(dim=1, keepdim=True).",
+                lambda c, ids, s=1.0: -_ref_probs(c, s, dim=0)[ids[:-1], ids[1:]].log().mean().item()),
+        Mistake("forgot the minus sign",
+                "log-probabilities are negative; the loss is the *negative* mean log-likelihood.",
+                lambda c, ids, s=1.0: _ref_probs(c, s)[ids[:-1], ids[1:]].log().mean().item()),
+        Mistake("summed instead of averaged",
+                "average over the len(ids) - 1 pairs so that texts of any length compare.",
+                lambda c, ids, s=1.0: -_ref_probs(c, s)[ids[:-1], ids[1:]].log().sum().item()),
+        Mistake("ignored smoothing",
+                "add `smoothing` to every count before normalising; without it an unseen pair "
+                "has probability 0 and an infinite loss.",
+                lambda c, ids, s=1.0: -_ref_probs(c, 0.0)[ids[:-1], ids[1:]].log().mean().item()),
+    ],
+)
+
+# ---------------------------------------------------------------- BigramLM
+
+
+def _bigram_call(model, idx, targets):
+    logits, loss = model(idx, targets)
+    return logits, loss
+
+
+def _bigram_inputs(rng, V, B, T, with_targets=True):
+    idx = long_tensor(rng.integers(0, V, (B, T)))
+    targets = long_tensor(rng.integers(0, V, (B, T))) if with_targets else None
+    return (V,), (idx, targets)
+
+
+class _FlatLogits(torch.nn.Module):
+    def __init__(self, V):
+        super().__init__()
+        self.token_embedding_table = torch.nn.Embedding(V, V)
+
+    def forward(self, idx, targets=None):
+        logits = self.token_embedding_table(idx)
+        if targets is None:
+            return logits, None
+        B, T, V = logits.shape
+        logits = logits.view(B * T, V)
+        return logits, F.cross_entropy(logits, targets.view(B * T))
+
+
+class _SoftmaxFirst(_FlatLogits):
+    def forward(self, idx, targets=None):
+        logits = self.token_embedding_table(idx)
+        if targets is None:
+            return logits, None
+        probs = F.softmax(logits, dim=-1)
+        return logits, F.cross_entropy(probs.flatten(0, 1), targets.flatten())
+
+
+class _SummedLoss(_FlatLogits):
+    def forward(self, idx, targets=None):
+        logits = self.token_embedding_table(idx)
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum")
+
+
+class _Misnamed(torch.nn.Module):
+    def __init__(self, V):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(V, V)
+
+    def forward(self, idx, targets=None):
+        logits = self.embedding(idx)
+        return logits, None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+_bigram_run = module_case("grader.reference.ch05.BigramLM", _bigram_call)
+
+BigramLM = Exercise(
+    id="05.BigramLM", points=2, difficulty="medium", minutes=15,
+    cases=[
+        Case("B=4, T=8, V=11 with targets", lambda rng: _bigram_inputs(rng, 11, 4, 8), run=_bigram_run),
+        Case("without targets: (logits, None)", lambda rng: _bigram_inputs(rng, 7, 2, 5, False), run=_bigram_run),
+        Case("a batch of one token, (1, 1)", lambda rng: _bigram_inputs(rng, 5, 1, 1), run=_bigram_run),
+    ],
+    # the same weights give the same logits exactly; the loss may be reduced in another
+    # order (float32: a few 1e-7 relative)
+    compare=module_compare(close(rtol=1e-5, atol=1e-6)),
+    mistakes=[
+        Mistake("returned flattened logits",
+                "flatten logits to (B*T, V) only for F.cross_entropy; return them as (B, T, V), "
+                "the shape the rest of the course reads (logits[:, -1, :]).",
+                _FlatLogits),
+        Mistake("softmax before cross_entropy",
+                "F.cross_entropy takes raw logits and applies log-softmax itself; a softmax before "
+                "it squashes the loss into a narrow range and slows learning.",
+                _SoftmaxFirst),
+        Mistake("summed the loss",
+                "the loss is the mean over the B*T positions (F.cross_entropy's default), so its "
+                "size does not depend on the batch size.",
+                _SummedLoss),
+        Mistake("misnamed parameter",
+                "name the table exactly `token_embedding_table`: weights are saved and loaded by "
+                "attribute name.",
+                _Misnamed),
+    ],
+)
+
+EXERCISES = [build_vocab, encode, decode, get_batch, embedding_lookup, bigram_counts, bigram_nll, BigramLM]
