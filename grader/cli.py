@@ -29,6 +29,14 @@ def cmd_check(args) -> int:
     return 0 if all(r.passed for r in report.results) else 1
 
 
+def cmd_grade(args) -> int:
+    from .bulk import grade_folder
+    from .runner import Limits
+    grade_folder(args.folder, args.csv, jobs=args.jobs,
+                 limits=Limits(time_scale=args.time_scale, memory_mb=args.memory_mb))
+    return 0
+
+
 def cmd_download(args) -> int:
     from .data.download import DownloadError, download_dataset
     try:
@@ -61,6 +69,14 @@ def main(argv=None) -> int:
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)")
+    p.add_argument("folder", help="one folder per student, or nbgrader's submitted/ folder")
+    p.add_argument("--csv", required=True, help="scores file; rows are appended, graded notebooks skipped")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once")
+    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--memory-mb", type=int, default=4096)
+    p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("download", help="fetch full MNIST (70,000 digits) or Tiny Shakespeare")
     p.add_argument("name", choices=["mnist", "shakespeare"])
