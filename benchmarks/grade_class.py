@@ -38,7 +38,8 @@ def make_class(root: Path, students: int):
             nb = json.loads(json.dumps(solution))
             for cell in nb["cells"]:  # break one exercise: its body just returns None
                 if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex.name:
-                    cell["source"] = cell["source"].split("### BEGIN SOLUTION")[0] + "return None\n"
+                    source = "".join(cell["source"])
+                    cell["source"] = source.split("### BEGIN SOLUTION")[0] + "return None\n"
             text = json.dumps(nb)
         (folder / NB).write_text(text)
 

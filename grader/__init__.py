@@ -6,6 +6,7 @@ From a shell:    grader check course/01_mnist_as_numbers.ipynb
 from .checker import ExerciseFailed, check
 
 __version__ = "0.1.0"
+REPOSITORY = "mnist-to-gpt/mnist-to-gpt"   # on GitHub: Colab, Binder and the bundled-data fallback
 
 
 def __getattr__(name):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import REPOSITORY
 from .notebook import is_definition, python_source, statement_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,15 @@ def stub_source(source: str) -> str:
     return SOLUTION_REGION.sub(lambda m: STUB.format(indent=m.group(1), end=m.group(2)), source)
 
 
-def student_notebook(nb) -> nbformat.NotebookNode:
+def badges(name: str) -> str:
+    colab = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/course/{name}"
+    binder = f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/course/{name}"
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+
+
+def student_notebook(nb, name: str) -> nbformat.NotebookNode:
+    """The learner's copy: stubs instead of solutions, no outputs, launch badges on top."""
     nb = nbformat.from_dict(nb)  # a copy
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -38,6 +47,9 @@ def student_notebook(nb) -> nbformat.NotebookNode:
             cell.outputs, cell.execution_count = [], None
         elif cell.cell_type == "markdown":
             cell.source = SOLUTION_REGION.sub("YOUR ANSWER HERE\n", cell.source)
+    badge_cell = nbformat.v4.new_markdown_cell(badges(name))
+    badge_cell.id = "launch-badges"
+    nb.cells.insert(0, badge_cell)
     return nb
 
 
@@ -84,7 +96,7 @@ def build_all(check_only=False) -> list[str]:
     for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(source, as_version=4)
         chapter = source.name[:2]
-        _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb)) + "\n", check_only, changed)
+        _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb, source.name)) + "\n", check_only, changed)
         _write_if_changed(REFERENCE / f"ch{chapter}.py",
                           reference_module(nb, f"solutions/{source.name}"), check_only, changed)
     return changed

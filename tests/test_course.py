@@ -50,3 +50,16 @@ def test_student_notebook_holds_no_solution(chapter):
         assert not cell.get("outputs")
     stubs = sum("raise NotImplementedError()" in "".join(c["source"]) for c in nb["cells"])
     assert stubs >= sum(ex.chapter == chapter for ex in EXERCISES.values())
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_student_notebook_opens_on_colab_and_binder(chapter):
+    """Each released notebook carries launch badges for itself, and its first code cell
+    installs the course package when (and only when) it runs on Colab; the data loaders fetch
+    the bundled data there on first use."""
+    nb = notebook_for(chapter, COURSE)
+    name = next(COURSE.glob(f"{chapter}_*.ipynb")).name
+    top = "".join(nb["cells"][0]["source"])
+    assert f"colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
+    first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
+    assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code

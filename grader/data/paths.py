@@ -2,9 +2,11 @@
 import os
 from pathlib import Path
 
+from .. import REPOSITORY
+
 ENV_VAR = "MNIST_TO_GPT_DATA"
 # Where an installation without the repository's datasets/ folder fetches the bundled files.
-BUNDLED_BASE_URL = "https://raw.githubusercontent.com/mnist-to-gpt/mnist-to-gpt/main/datasets/"
+BUNDLED_BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/main/datasets/"
 # In a checkout or an editable install, <repo>/datasets sits two levels above this folder.
 REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
