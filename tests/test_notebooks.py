@@ -1,0 +1,149 @@
+"""Every chapter notebook, executed top to bottom in a real Jupyter kernel.
+
+Why this exists: the other tests check the exercises one function at a time, but a learner
+runs the whole notebook. An explanatory cell that uses a name defined nowhere, a figure that
+breaks with a new matplotlib, a training loop that takes ten minutes: only running the
+notebook finds those. Two promises are checked, for every notebook that exists when pytest
+collects (chapters are added one by one; a new notebook is picked up without editing this file):
+
+* `solutions/NN_*.ipynb` runs from the first cell to the last without an error;
+* `course/NN_*.ipynb`, the learner's copy, runs until its first exercise stub, and the first
+  error is that stub's NotImplementedError (raised by the stub itself or by `check(...)`),
+  never anything else: a learner who has not started yet must not meet a crash.
+
+How they run: kernel `python3` (the one in this virtualenv), working directory = the notebook's
+folder (as in JupyterLab), COURSE_FAST=1 (slow cells scale down, as in CI), MPLBACKEND unset so
+figures take the inline backend as they do for learners, 600 s per cell at most. Outputs are
+never written back to the notebooks.
+
+Time budget: under COURSE_FAST=1 each notebook must finish in under 2 minutes on a 2-core CPU
+(authors aim for 30 s), kernel start included, and this whole module in under 15 minutes. Each
+notebook's time is printed in the "notebook run times" section at the end of the pytest output
+(see tests/conftest.py); `python benchmarks/notebook_times.py` times the full (non-fast) runs.
+"""
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+COURSE_NOTEBOOKS = sorted((ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMEOUT_S = 600
+NOTEBOOK_BUDGET_S = 120
+
+pytestmark = pytest.mark.slow
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def course_environment(monkeypatch):
+    """The kernel inherits this process's environment: fast mode on, matplotlib's choice free."""
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # e.g. MPLBACKEND=Agg would hide every figure
+
+
+def execute(path, notebook_times):
+    """Run `path` in a fresh kernel until the end or the first error.
+
+    Returns (executed notebook, CellExecutionError or None, seconds) and records the time.
+    """
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S,
+                            resources={"metadata": {"path": str(path.parent)}})
+    error, verdict = None, "ran to the end"
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error, verdict = exc, f"stopped at {exc.ename}"
+    except BaseException as exc:  # a cell timeout or a dead kernel: still report the time
+        verdict = f"aborted: {type(exc).__name__}"
+        raise
+    finally:
+        seconds = time.perf_counter() - start
+        notebook_times.append((f"{path.parent.name}/{path.name}", seconds, verdict))
+    return nb, error, seconds
+
+
+def first_error_cell(nb):
+    """Index of the first cell with an error output (nbclient stops right after it)."""
+    return next(i for i, cell in enumerate(nb.cells)
+                if any(out.get("output_type") == "error" for out in cell.get("outputs", [])))
+
+
+def describe(nb, index, error):
+    source = "".join(nb.cells[index].source).strip()
+    if len(source) > 600:
+        source = source[:600] + "\n..."
+    traceback = _ANSI.sub("", str(error)).strip()[-2500:]
+    return f"cell {index}:\n{source}\n\n{traceback}"
+
+
+def nbgrader_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def slowest_cells(nb, count=3):
+    """'cell 12: 41.0 s, ...' from the timestamps nbclient records in each cell's metadata."""
+    times = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            start, end = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            times.append(((end - start).total_seconds(), index))
+    return ", ".join(f"cell {i}: {s:.1f} s" for s, i in sorted(times, reverse=True)[:count])
+
+
+def check_budget(path, nb, seconds):
+    assert seconds < NOTEBOOK_BUDGET_S, (
+        f"{path.parent.name}/{path.name} took {seconds:.0f} s with COURSE_FAST=1; the budget is "
+        f"{NOTEBOOK_BUDGET_S} s (slowest: {slowest_cells(nb)}; the rest is kernel start-up). Scale "
+        "the slow cells down when os.environ.get('COURSE_FAST') == '1' (fewer steps, a smaller "
+        "subset), as docs/writing-a-chapter.md describes.")
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
+def test_solution_notebook_runs_to_the_end(path, course_environment, notebook_times):
+    """The reference notebook is what instructors release and what `grader build` derives the
+    learner's copy from: every cell of it must run, in order, in a fresh kernel."""
+    nb, error, seconds = execute(path, notebook_times)
+    if error is not None:
+        index = first_error_cell(nb)
+        pytest.fail(f"solutions/{path.name} raised {error.ename} in {describe(nb, index, error)}",
+                    pytrace=False)
+    check_budget(path, nb, seconds)
+
+
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_course_notebook_first_error_is_an_exercise_stub(path, course_environment, notebook_times):
+    """A learner opens the course notebook and runs it. Everything before the first exercise
+    must work; the first thing allowed to fail is an unfinished exercise, with the stub's
+    NotImplementedError (directly, or through `check(...)`, which re-raises it)."""
+    nb, error, seconds = execute(path, notebook_times)
+    has_exercises = any(nbgrader_meta(cell).get("solution") for cell in nb.cells)
+    if error is None:
+        assert not has_exercises, (
+            f"course/{path.name} ran to the end, but it has exercise cells: their stubs should "
+            "raise NotImplementedError. Was `grader build` run after the solutions were written?")
+        return
+    index = first_error_cell(nb)
+    cell = nb.cells[index]
+    where = describe(nb, index, error)
+    assert error.ename == "NotImplementedError", (
+        f"course/{path.name}: the first error a learner meets is {error.ename}, not an exercise "
+        f"stub's NotImplementedError. It is in {where}\nA cell before the first exercise must "
+        "work on its own (does it use something only the solutions define?).")
+    from_check = bool(nbgrader_meta(cell).get("grade")) or "check(" in cell.source
+    from_stub = "raise NotImplementedError()" in _ANSI.sub("", str(error))
+    assert from_check or from_stub, (
+        f"course/{path.name}: a NotImplementedError that comes neither from an exercise stub nor "
+        f"from check(...), in {where}")
+    check_budget(path, nb, seconds)
