@@ -276,7 +276,7 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
     mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
     message = fail.message
     if mistake:
-        message += f"\n    This looks like a known mistake ({mistake.name}): {mistake.hint}"
+        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
     return CaseResult(case.name, False, message, mistake.name if mistake else None)
 
 
