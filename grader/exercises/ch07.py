@@ -197,6 +197,15 @@ class _HeadWrongDim(_Head):
         return self.attend(q, k, v, mask, k.shape[-1], dim=-2)
 
 
+class _HeadNaN(_Head):
+    def forward(self, x, mask=None):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        return torch.softmax(s, dim=-1) @ v
+
+
 class _HeadMisnamed(torch.nn.Module):
     def __init__(self, d_model, d_head):
         super().__init__()
@@ -206,6 +215,12 @@ class _HeadMisnamed(torch.nn.Module):
 
     def forward(self, x, mask=None):
         return _Head.attend(self, self.q(x), self.k(x), self.v(x), mask, self.k.out_features)
+
+
+def _empty_row_mask():
+    mask = _causal(4).repeat(2, 1, 1)
+    mask[1, 0] = False                      # query 0 of sequence 1 may see nothing
+    return mask
 
 
 def _head_inputs(rng, B, T, d_model, d_head, mask=None):
@@ -220,6 +235,8 @@ SelfAttentionHead = Exercise(
         Case("B=2, T=5, d_model=16, d_head=4, no mask", lambda rng: _head_inputs(rng, 2, 5, 16, 4), run=_head_run),
         Case("a causal mask", lambda rng: _head_inputs(rng, 2, 6, 8, 8, mask=_causal(6)), run=_head_run),
         Case("a batch of one token", lambda rng: _head_inputs(rng, 1, 1, 8, 2), run=_head_run),
+        Case("a mask with a row that allows no key: zero output there, no NaN",
+             lambda rng: _head_inputs(rng, 2, 4, 8, 4, mask=_empty_row_mask()), run=_head_run),
     ],
     # the same weights; float32 products in another order differ by ~1e-7 relative
     compare=module_compare(close(rtol=1e-5, atol=1e-6)),
@@ -235,6 +252,10 @@ SelfAttentionHead = Exercise(
         Mistake("softmax over the wrong dim",
                 "softmax over the keys, dim=-1: each query's weights sum to 1.",
                 _HeadWrongDim),
+        Mistake("NaN for a fully masked row",
+                "use your scaled_dot_product_attention, which gives a query with no allowed key "
+                "zero weights; a bare softmax over all -inf returns NaN.",
+                _HeadNaN),
         Mistake("misnamed projections",
                 "name the layers exactly `query`, `key` and `value`: weights are loaded by name.",
                 _HeadMisnamed),

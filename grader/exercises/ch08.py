@@ -1,0 +1,353 @@
+"""Chapter 08, masking and causality: the checks and the mistakes they name.
+
+Masks are compared exactly (booleans; -inf equals -inf). The causal head is judged by what
+causal means — the output at t does not move when the inputs after t change — and by its
+values against the reference with the same weights.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..compare import Fail, close, compare_values
+from ..engine import Case, Exercise, Mistake
+from .ch05 import STATE_DICT, module_case, module_compare
+
+
+def randn(rng, *shape, scale=1.0):
+    return torch.as_tensor(rng.standard_normal(shape) * scale, dtype=torch.float32)
+
+
+def _tril(T):
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+exact = close(rtol=0, atol=0)   # masks are booleans and -inf is exact
+
+# ---------------------------------------------------------------- causal_mask
+
+causal_mask = Exercise(
+    id="08.causal_mask", points=1, difficulty="easy", minutes=5,
+    cases=[
+        Case("T=4", lambda rng: (4,)),
+        Case("T=1: a single position sees itself", lambda rng: (1,)),
+        Case("T=7", lambda rng: (7,)),
+    ],
+    compare=exact,
+    mistakes=[
+        Mistake("upper triangular",
+                "rows are queries, columns keys: query t may see keys s <= t, the *lower* "
+                "triangle (torch.tril). The upper one lets every position see the future.",
+                lambda T: torch.ones(T, T, dtype=torch.bool).triu()),
+        Mistake("diagonal excluded",
+                "a position may attend to itself: keep the diagonal (tril with diagonal=0). "
+                "Without it the first position has no key at all.",
+                lambda T: torch.ones(T, T, dtype=torch.bool).tril(diagonal=-1)),
+        Mistake("float mask",
+                "return a torch.bool mask (True = may attend), as F.scaled_dot_product_attention "
+                "expects; a float mask of 0/1 would be *added* to the scores.",
+                lambda T: torch.ones(T, T).tril()),
+    ],
+)
+
+# ---------------------------------------------------------------- apply_mask
+
+
+def _mask_inputs(rng, shape, mask):
+    return randn(rng, *shape), mask
+
+
+def _minus_1e9(scores, mask):
+    return scores.masked_fill(~mask, -1e9)
+
+
+apply_mask = Exercise(
+    id="08.apply_mask", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("(5, 5) scores, causal mask", lambda rng: _mask_inputs(rng, (5, 5), _tril(5))),
+        Case("(2, 3, 4) scores, a (2, 1, 4) key mask", lambda rng: _mask_inputs(
+            rng, (2, 3, 4), torch.tensor([[[True, True, False, False]], [[True, True, True, False]]]))),
+        Case("a batch of one, (1, 1, 1)", lambda rng: _mask_inputs(rng, (1, 1, 1), torch.ones(1, 1, 1, dtype=torch.bool))),
+    ],
+    compare=exact,
+    mistakes=[
+        Mistake("filled with 0 instead of -inf",
+                "a score of 0 (from masked_fill with 0, or scores * mask) still gets weight "
+                "e^0 = 1 in the softmax; -inf gets exactly 0: scores.masked_fill(~mask, float('-inf')).",
+                lambda s, m: s.masked_fill(~m, 0.0)),
+        Mistake("inverted mask",
+                "True means 'may attend': fill where the mask is False (~mask).",
+                lambda s, m: s.masked_fill(m, float("-inf"))),
+        Mistake("-1e9 instead of -inf",
+                "-1e9 is not exact, overflows to -inf in float16 anyway, and turns a row with no "
+                "allowed key into a uniform average; use float('-inf').",
+                _minus_1e9),
+    ],
+)
+
+# ---------------------------------------------------------------- prefix means
+
+
+def _x(rng, B, T, C, scale=1.0):
+    return (randn(rng, B, T, C, scale=scale),)
+
+
+PREFIX_CASES = [
+    Case("B=2, T=5, C=3", lambda rng: _x(rng, 2, 5, 3)),
+    Case("a batch of one, T=1", lambda rng: _x(rng, 1, 1, 4)),
+    Case("B=3, T=8, C=2, large values", lambda rng: _x(rng, 3, 8, 2, scale=1000.0)),
+]
+# float32 sums in another order (a loop, a matrix product, a softmax of zeros whose weights
+# are 1/(t+1) rounded): ~1e-7 relative, times the values' size
+PREFIX_COMPARE = close(rtol=1e-5, atol=1e-5)
+
+
+def _loop(x, rows):
+    out = torch.zeros_like(x)
+    for t in range(x.shape[1]):
+        out[:, t] = rows(x, t)
+    return out
+
+
+prefix_mean_loop = Exercise(
+    id="08.prefix_mean_loop", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    mistakes=[
+        Mistake("excluded the current token",
+                "position t averages x[:, :t+1], itself included; x[:, :t] is empty at t = 0 (NaN).",
+                lambda x: _loop(x, lambda x, t: x[:, :t].mean(dim=1))),
+        Mistake("averaged the whole sequence",
+                "only the past and the present: x[:, :t+1], not all of x.",
+                lambda x: x.mean(dim=1, keepdim=True).expand_as(x).clone()),
+        Mistake("summed instead of averaged",
+                "divide by the number of positions averaged, t + 1: use .mean(dim=1).",
+                lambda x: _loop(x, lambda x, t: x[:, :t + 1].sum(dim=1))),
+    ],
+)
+
+
+def _weights_matmul(T, normalise="rows", triangle="lower"):
+    W = torch.ones(T, T).tril() if triangle == "lower" else torch.ones(T, T).triu()
+    if normalise == "rows":
+        W = W / W.sum(dim=1, keepdim=True)
+    elif normalise == "columns":
+        W = W / W.sum(dim=0, keepdim=True)
+    return W
+
+
+prefix_mean_matmul = Exercise(
+    id="08.prefix_mean_matmul", points=1, difficulty="medium", minutes=10, pure=True,
+    cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    mistakes=[
+        Mistake("rows not normalised",
+                "tril(ones) @ x sums the past; divide each row of the matrix by its sum "
+                "(W / W.sum(dim=1, keepdim=True)) to average it.",
+                lambda x: _weights_matmul(x.shape[1], normalise=None) @ x),
+        Mistake("normalised columns",
+                "row t of W holds the weights of output t: normalise rows, sum(dim=1, keepdim=True).",
+                lambda x: _weights_matmul(x.shape[1], normalise="columns") @ x),
+        Mistake("upper triangle",
+                "the lower triangle (torch.tril) averages the past; the upper one averages the future.",
+                lambda x: _weights_matmul(x.shape[1], triangle="upper") @ x),
+    ],
+)
+
+
+def _softmax_weights(T, fill=float("-inf"), dim=-1, masked="upper"):
+    keep = _tril(T) if masked == "upper" else ~_tril(T)
+    return F.softmax(torch.zeros(T, T).masked_fill(~keep, fill), dim=dim)
+
+
+prefix_mean_softmax = Exercise(
+    id="08.prefix_mean_softmax", points=1, difficulty="medium", minutes=10, pure=True,
+    cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    mistakes=[
+        Mistake("masked with 0 instead of -inf",
+                "softmax gives a score of 0 the weight e^0 = 1, like any other: fill the future "
+                "with float('-inf').",
+                lambda x: _softmax_weights(x.shape[1], fill=0.0) @ x),
+        Mistake("softmax over the wrong dim",
+                "row t holds the weights of output t, so softmax along the last dim (dim=-1).",
+                lambda x: _softmax_weights(x.shape[1], dim=0) @ x),
+        Mistake("masked the wrong triangle",
+                "fill -inf where the causal mask is False (above the diagonal), keeping s <= t.",
+                lambda x: _softmax_weights(x.shape[1], masked="lower") @ x),
+    ],
+)
+
+# ---------------------------------------------------------------- padding and combining
+
+padding_mask = Exercise(
+    id="08.padding_mask", points=1, difficulty="easy", minutes=5, pure=True,
+    cases=[
+        Case("lengths [3, 5, 1], T=5", lambda rng: (torch.tensor([3, 5, 1]), 5)),
+        Case("an empty sequence: lengths [0, 2], T=3", lambda rng: (torch.tensor([0, 2]), 3)),
+        Case("a batch of one, full length", lambda rng: (torch.tensor([4]), 4)),
+    ],
+    compare=exact,
+    mistakes=[
+        Mistake("one position too many",
+                "a sequence of length L occupies positions 0 .. L-1: position s is real when "
+                "s < L, not s <= L.",
+                lambda lengths, T: torch.arange(T)[None, :] <= lengths[:, None]),
+        Mistake("inverted",
+                "True marks real tokens (may be attended), False the padding.",
+                lambda lengths, T: torch.arange(T)[None, :] >= lengths[:, None]),
+        Mistake("transposed",
+                "one row per sequence: the shape is (B, T), positions along the columns.",
+                lambda lengths, T: torch.arange(T)[:, None] < lengths[None, :]),
+    ],
+)
+
+
+def _combine_inputs(rng, lengths, T):
+    lengths = torch.as_tensor(lengths)
+    return _tril(T), torch.arange(T)[None, :] < lengths[:, None]
+
+
+combine_masks = Exercise(
+    id="08.combine_masks", points=1, difficulty="medium", minutes=10, pure=True,
+    cases=[
+        Case("B=2, T=4, lengths [4, 2]", lambda rng: _combine_inputs(rng, [4, 2], 4)),
+        Case("B=3, T=5, lengths [1, 3, 5]", lambda rng: _combine_inputs(rng, [1, 3, 5], 5)),
+        Case("a batch of one, T=1", lambda rng: _combine_inputs(rng, [1], 1)),
+    ],
+    compare=exact,
+    mistakes=[
+        Mistake("masked queries instead of keys",
+                "padding hides *keys* (the columns, the last axis): padding[:, None, :], which is "
+                "(B, 1, T).",
+                lambda c, p: c[None] & p[:, :, None]),
+        Mistake("or instead of and",
+                "a key is allowed only when both masks allow it: combine with &.",
+                lambda c, p: c[None] | p[:, None, :]),
+        Mistake("forgot the causal mask",
+                "the result must still be causal: causal[None, :, :] & padding[:, None, :].",
+                lambda c, p: p[:, None, :].expand(-1, p.shape[1], -1).clone()),
+    ],
+)
+
+# ---------------------------------------------------------------- CausalSelfAttention
+
+
+def _perturbed(x, t):
+    """x with every position after t replaced (deterministically)."""
+    x2 = x.clone()
+    x2[:, t + 1:] = -3.0 * x[:, t + 1:].flip(1) + 1.0
+    return x2
+
+
+def _causal_call(model, x, t):
+    return model(x), model(_perturbed(x, t))
+
+
+def _causal_compare(got, expected, args):
+    """First what causal means (the prefix does not move when the future changes), then the
+    values against the reference with the same weights."""
+    t = args[1][1]
+    values = close(rtol=1e-5, atol=1e-6)    # float32 products in another order: ~1e-7 relative
+    reference_is_causal = np.allclose(expected[0].array[:, :t + 1], expected[1].array[:, :t + 1], atol=1e-6)
+    if reference_is_causal and isinstance(got, tuple) and len(got) == 2 and all(hasattr(g, "array") for g in got):
+        a, b = got[0].array, got[1].array
+        if a.shape == b.shape and a.ndim == 3 and a.shape[:2] == expected[0].array.shape[:2]:
+            moved = np.abs(a[:, :t + 1] - b[:, :t + 1])
+            if not np.isfinite(moved).all() or moved.max() > 1e-5:
+                where = int(np.nanargmax(moved.max(axis=(0, 2))))
+                return Fail(f"not causal: changing the inputs after position {t} changed your output "
+                            f"at position {where} (by {np.nanmax(moved):.3g}); position t must see only 0..t")
+    return values(got, expected, args)
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, d_model, d_head):
+        super().__init__()
+        self.query = torch.nn.Linear(d_model, d_head, bias=False)
+        self.key = torch.nn.Linear(d_model, d_head, bias=False)
+        self.value = torch.nn.Linear(d_model, d_head, bias=False)
+
+    def mask(self, T):
+        return _tril(T)
+
+    def forward(self, x):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
+        mask = self.mask(x.shape[1])
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(s, dim=-1)
+        if mask is not None:
+            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+        return w @ v
+
+
+class _NoMask(_Head):
+    def mask(self, T):
+        return None
+
+
+class _Upper(_Head):
+    def mask(self, T):
+        return _tril(T).T
+
+
+class _NoDiagonal(_Head):
+    def mask(self, T):
+        return _tril(T).tril(diagonal=-1)
+
+
+class _AfterSoftmax(_Head):
+    def forward(self, x):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1]), dim=-1)
+        return w.masked_fill(~_tril(x.shape[1]), 0.0) @ v
+
+
+class _PersistentBuffer(_Head):
+    def __init__(self, d_model, d_head):
+        super().__init__(d_model, d_head)
+        self.register_buffer("tril", _tril(64))
+
+
+def _causal_inputs(rng, B, T, d_model, d_head, t):
+    return (d_model, d_head), (randn(rng, B, T, d_model), t)
+
+
+_causal_run = module_case("grader.reference.ch08.CausalSelfAttention", _causal_call)
+
+CausalSelfAttention = Exercise(
+    id="08.CausalSelfAttention", points=2, difficulty="medium", minutes=15,
+    cases=[
+        Case("B=2, T=6, d_model=8, d_head=4: change the inputs after t=2",
+             lambda rng: _causal_inputs(rng, 2, 6, 8, 4, 2), run=_causal_run),
+        Case("B=3, T=9, d_model=16, d_head=8: change the inputs after t=5",
+             lambda rng: _causal_inputs(rng, 3, 9, 16, 8, 5), run=_causal_run),
+        Case("a batch of one token (nothing after it)",
+             lambda rng: _causal_inputs(rng, 1, 1, 4, 4, 0), run=_causal_run),
+    ],
+    compare=module_compare(_causal_compare),
+    mistakes=[
+        Mistake("no causal mask",
+                "without the mask every position attends to the whole sequence, future included: "
+                "pass causal_mask(T) to the attention.",
+                _NoMask),
+        Mistake("mask upside down",
+                "query t may see keys s <= t: the lower triangle (causal_mask), not its transpose.",
+                _Upper),
+        Mistake("diagonal excluded",
+                "a position attends to itself too: tril with the diagonal. Without it position 0 "
+                "sees nothing at all.",
+                _NoDiagonal),
+        Mistake("mask applied after softmax",
+                "masking the weights after the softmax keeps the future in the normalisation, so "
+                "the output at t still depends on it: mask the scores with -inf first.",
+                _AfterSoftmax),
+        Mistake("mask saved in the state dict",
+                "a mask registered with register_buffer(...) is saved with the weights; register "
+                "it with persistent=False (or build it in forward).",
+                _PersistentBuffer),
+    ],
+)
+
+EXERCISES = [causal_mask, apply_mask, prefix_mean_loop, prefix_mean_matmul, prefix_mean_softmax,
+             padding_mask, combine_masks, CausalSelfAttention]
