@@ -1,0 +1,623 @@
+"""Chapter 10, GPT: the checks, and the mistakes they recognise by name.
+
+Models are small (a few thousand parameters) so every case runs in milliseconds. `GPT` is
+checked like chapter 09's modules: the reference model's (nudged) weights are loaded into the
+learner's with `strict=True`, then outputs are compared; tying, initialisation and the
+too-long-input error get cases of their own. Sampling (`generate`) is judged by properties:
+greedy decoding equals the argmax roll-out, a tiny temperature approaches it, the same seeded
+generator gives the same tokens, and top-k never draws outside the top k. `train_gpt` is
+watched from outside through a global optimizer step pre-hook, which records the learning rate
+and the gradient norm at every `optimizer.step()`.
+"""
+import math
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..compare import Fail, close, compare_values
+from ..engine import Case, Exercise, Mistake
+from .ch09 import float32_close, load_reference_weights, one_thread, perturb, reference
+
+
+def ref(name):
+    return reference(name, chapter="10")
+
+
+def config(**kw):
+    base = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True)
+    return ref("GPTConfig")(**{**base, **kw})
+
+
+def tokens(rng, B, T, V=11):
+    return torch.from_numpy(rng.integers(0, V, size=(B, T)))
+
+
+# ---------------------------------------------------------------- GPT
+
+@one_thread
+def run_forward(cls, args):
+    cfg, idx, targets = args
+    reference_model = ref("GPT")(cfg)
+    perturb(reference_model)
+    model = load_reference_weights(cls(cfg), reference_model).eval()
+    with torch.no_grad():
+        return model(idx, targets)
+
+
+@one_thread
+def run_tied(cls, args):
+    (cfg,) = args
+    model = cls(cfg)
+    head, wte = model.lm_head.weight, model.transformer.wte.weight
+    return {"tied": head is wte or head.data_ptr() == wte.data_ptr(),
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def compare_tied(got, expected, args):
+    if not got["tied"]:
+        return Fail("lm_head.weight is a separate matrix from transformer.wte.weight",
+                    mistake="lm_head not tied to wte")
+    return compare_values(got, expected, where="model")
+
+
+@one_thread
+def run_init(cls, args):
+    (cfg,) = args
+    model = cls(cfg)
+    p = dict(model.named_parameters())
+    biases = [v for k, v in p.items() if k.endswith(".bias") and k.count(".ln_") == 0 and "ln_f" not in k]
+    return {"wte": p["transformer.wte.weight"].std().item(),
+            "wpe": p["transformer.wpe.weight"].std().item(),
+            "c_attn": p["transformer.h.0.attn.c_attn.weight"].std().item(),
+            "c_proj": p["transformer.h.0.mlp.c_proj.weight"].std().item(),
+            "bias": max(b.abs().max().item() for b in biases)}
+
+
+def compare_init(got, expected, args):
+    """Standard deviations measured on 20k-100k weights: within 10% of GPT-2's values."""
+    n_layer = args[0].n_layer if hasattr(args[0], "n_layer") else 4
+    for key, want in [("wte", 0.02), ("wpe", 0.02), ("c_attn", 0.02), ("c_proj", 0.02 / math.sqrt(2 * n_layer))]:
+        if not abs(got[key] - want) <= 0.1 * want:
+            return Fail(f"{key} weights have std {got[key]:.4g}, expected {want:.4g} (GPT-2's initialisation)",
+                        mistake="default PyTorch initialisation" if key in ("wte", "c_attn") else
+                        "c_proj not scaled by 1/sqrt(2 n_layer)")
+    if got["bias"] != 0:
+        return Fail(f"Linear biases should start at zero; the largest is {got['bias']:.3g}",
+                    mistake="default PyTorch initialisation")
+    return None
+
+
+@one_thread
+def run_too_long(cls, args):
+    cfg, idx = args
+    model = cls(cfg).eval()
+    try:
+        with torch.no_grad():
+            model(idx)
+    except Exception as exc:  # what kind of error is the point of this case
+        return type(exc).__name__
+    return "no error"
+
+
+def compare_too_long(got, expected, args):
+    if got in ("ValueError", "AssertionError"):
+        return None
+    if got == "no error":
+        return Fail("a sequence longer than block_size ran without an error",
+                    mistake="no check of the sequence length")
+    return Fail(f"a sequence longer than block_size raised {got}; check T against block_size "
+                "yourself and raise a ValueError that says what is wrong",
+                mistake="no check of the sequence length")
+
+
+class _GPT(nn.Module):
+    """The reference GPT with one deliberate mistake switched on."""
+
+    def __init__(self, cfg, mistake=None):
+        super().__init__()
+        inner = ref("GPT")(cfg)
+        self.config, self.transformer, self.lm_head, self.mistake = cfg, inner.transformer, inner.lm_head, mistake
+        if mistake == "untied":
+            self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+            with torch.no_grad():
+                self.lm_head.weight.copy_(self.transformer.wte.weight)
+        if mistake == "default_init":
+            for m in self.modules():
+                if isinstance(m, (nn.Linear, nn.Embedding)):
+                    m.reset_parameters()
+        if mistake == "unscaled_c_proj":
+            for name, p in self.named_parameters():
+                if name.endswith("c_proj.weight"):
+                    nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx, targets=None):
+        m, tr = self.mistake, self.transformer
+        B, T = idx.shape
+        if T > self.config.block_size and m != "no_check":
+            raise ValueError("too long")
+        x = tr.wte(idx)
+        if m != "no_pos":
+            x = x + tr.wpe(torch.arange(T))
+        for block in tr.h:
+            x = block(x)
+        if m != "no_ln_f":
+            x = tr.ln_f(x)
+        logits = self.lm_head(x)
+        if targets is None:
+            return logits, None
+        if m == "double_shift":
+            return logits, F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), targets[:, 1:].reshape(-1))
+        return logits, F.cross_entropy(logits.view(B * T, -1), targets.view(B * T))
+
+
+GPT = Exercise(
+    id="10.GPT", points=3, difficulty="hard", minutes=40,
+    cases=[
+        Case("logits and loss, B=2, T=6", lambda rng: (config(), tokens(rng, 2, 6), tokens(rng, 2, 6)),
+             run=run_forward),
+        Case("no targets: loss is None; a batch of one, T=1", lambda rng: (config(), tokens(rng, 1, 1), None),
+             run=run_forward),
+        Case("T == block_size, bias=False, dropout=0.1 in eval mode",
+             lambda rng: (config(bias=False, dropout=0.1, n_layer=1), tokens(rng, 2, 8), tokens(rng, 2, 8)),
+             run=run_forward),
+        Case("lm_head is tied to wte (one matrix)", lambda rng: (config(),), run=run_tied, compare=compare_tied),
+        Case("a sequence longer than block_size is a clear error",
+             lambda rng: (config(), tokens(rng, 1, 9)), run=run_too_long, compare=compare_too_long),
+        Case("GPT-2's initialisation", lambda rng: (config(n_embd=64, n_layer=4, vocab_size=300, block_size=300),),
+             run=run_init, compare=compare_init),
+    ],
+    compare=float32_close,
+    mistakes=[
+        Mistake("forgot the position embedding",
+                "add transformer.wpe(torch.arange(T)) to the token embeddings: without it the model "
+                "cannot tell the order of the tokens.", partial(_GPT, mistake="no_pos")),
+        Mistake("forgot the final LayerNorm",
+                "pre-LN blocks leave the residual stream unnormalised: apply transformer.ln_f before "
+                "lm_head.", partial(_GPT, mistake="no_ln_f")),
+        Mistake("shifted the targets again",
+                "targets are already the inputs shifted by one (get_batch does it): compare logits at "
+                "every position t with targets[:, t].", partial(_GPT, mistake="double_shift")),
+        Mistake("lm_head not tied to wte",
+                "assign the same Parameter: self.lm_head.weight = self.transformer.wte.weight "
+                "(copying the values is not tying).", partial(_GPT, mistake="untied")),
+        Mistake("no check of the sequence length",
+                "wpe has only block_size rows: test `T > self.config.block_size` and raise a "
+                "ValueError naming both numbers.", partial(_GPT, mistake="no_check")),
+        Mistake("default PyTorch initialisation",
+                "initialise every Linear and Embedding weight from N(0, 0.02^2) and the biases to "
+                "zero (nn.Embedding starts at N(0, 1) otherwise).", partial(_GPT, mistake="default_init")),
+        Mistake("c_proj not scaled by 1/sqrt(2 n_layer)",
+                "the weights named '...c_proj.weight' get std 0.02 / sqrt(2 * n_layer).",
+                partial(_GPT, mistake="unscaled_c_proj")),
+    ],
+)
+
+# ---------------------------------------------------------------- count_parameters
+
+
+def _count(cfg, tied_twice=False, no_wpe=False, always_bias=False, no_ln_f=False, narrow_mlp=False):
+    C, b = cfg.n_embd, 1 if (cfg.bias or always_bias) else 0
+    ln = C + b * C
+    hidden = C if narrow_mlp else 4 * C
+    block = 2 * ln + 4 * C * C + 4 * b * C + 2 * hidden * C + b * hidden + b * C
+    total = cfg.vocab_size * C * (2 if tied_twice else 1) + cfg.n_layer * block + (0 if no_ln_f else ln)
+    return total + (0 if no_wpe else cfg.block_size * C)
+
+
+count_parameters = Exercise(
+    id="10.count_parameters", points=1, difficulty="easy", minutes=15, pure=True,
+    cases=[
+        Case("the chapter's default config", lambda rng: (ref("GPTConfig")(),)),
+        Case("bias=False", lambda rng: (ref("GPTConfig")(bias=False),)),
+        Case("GPT-2 small", lambda rng: (ref("GPTConfig")(block_size=1024, vocab_size=50257, n_layer=12,
+                                                          n_head=12, n_embd=768),)),
+        Case("a tiny odd config, bias=False", lambda rng: (config(block_size=3, vocab_size=7, n_layer=1, n_embd=6,
+                                                                   bias=False),)),
+    ],
+    compare=close(rtol=0, atol=0),  # counts are exact
+    mistakes=[
+        Mistake("the tied weight counted twice",
+                "lm_head.weight and wte.weight are one tensor: count V*C once.", partial(_count, tied_twice=True)),
+        Mistake("forgot the position embedding", "wpe adds block_size * n_embd parameters.",
+                partial(_count, no_wpe=True)),
+        Mistake("counted biases with bias=False",
+                "with bias=False there are no Linear biases and no LayerNorm biases: multiply each "
+                "bias term by int(config.bias).", partial(_count, always_bias=True)),
+        Mistake("forgot ln_f", "the final LayerNorm has n_embd weights (and n_embd biases with bias=True).",
+                partial(_count, no_ln_f=True)),
+        Mistake("MLP as wide as the stream", "c_fc widens to 4 * n_embd: 8 n_embd^2 weights in the MLP.",
+                partial(_count, narrow_mlp=True)),
+    ],
+)
+
+# ---------------------------------------------------------------- generate
+
+
+def gen_model():
+    """A small reference GPT made opinionated (nudged weights, larger embeddings), so that a
+    tiny temperature really is greedy and different seeds really give different samples."""
+    model = ref("GPT")(config())
+    perturb(model)
+    with torch.no_grad():
+        model.transformer.wte.weight.mul_(3.0)
+    return model.eval()
+
+
+def G(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+@one_thread
+def run_greedy(fn, args):
+    idx, kwargs = args
+    return fn(gen_model(), idx, 10, generator=G(0), **kwargs)
+
+
+@one_thread
+def run_seeds(fn, args):
+    (idx,) = args
+    model = gen_model()
+    return (fn(model, idx, 15, generator=G(1)), fn(model, idx, 15, generator=G(1)),
+            fn(model, idx, 15, generator=G(2)), tuple(fn(model, idx, 3).shape))
+
+
+def compare_seeds(got, expected, args):
+    idx = args[0].array
+    first, again, other, no_generator = got
+    fail = compare_values(first.shape if hasattr(first, "shape") else None, expected[0].shape, where="shape")
+    if fail or not np.array_equal(first.array[:, :idx.shape[1]], idx):
+        return Fail(f"expected the prompt followed by 15 new tokens, shape {expected[0].shape}, "
+                    f"starting with the prompt itself")
+    if not np.array_equal(first.array, again.array):
+        return Fail("two calls with generators seeded alike gave different tokens",
+                    mistake="ignored the generator")
+    if np.array_equal(first.array, other.array):
+        return Fail("generators with different seeds gave the same 30 tokens: you are not sampling",
+                    mistake="argmax instead of sampling")
+    return compare_values(no_generator, expected[3], where="shape without a generator")
+
+
+@one_thread
+def run_top_k(fn, args):
+    idx, k = args
+    model = gen_model()
+    out = fn(model, idx, 6, temperature=3.0, top_k=k, generator=G(3))   # (B, 8): within block_size
+    with torch.no_grad():
+        logits, _ = model(out[:, :-1])                                  # position t-1 predicts t
+    allowed = logits.topk(k, dim=-1).indices[:, idx.size(1) - 1:]       # (B, 6, k)
+    new = out[:, idx.size(1):]
+    return out, (allowed == new[..., None]).any(-1)
+
+
+def compare_top_k(got, expected, args):
+    fail = compare_values(got[0].shape, expected[0].shape, where="shape")
+    if fail:
+        return fail
+    inside = got[1].array
+    if not inside.all():
+        return Fail(f"{int((~inside).sum())} of {inside.size} sampled tokens are outside the top {args[1]}",
+                    mistake="top_k ignored")
+    return None
+
+
+def _generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None, mistake=None):
+    with torch.no_grad():
+        bs = model.config.block_size
+        for _ in range(max_new_tokens):
+            logits, _ = model(idx[:, :bs] if mistake == "crop_first" else idx[:, -bs:])
+            logits = logits[:, 0 if mistake == "first_position" else -1]
+            logits = logits * temperature if mistake == "times_temperature" else logits / temperature
+            if top_k is not None and mistake != "no_top_k":
+                kth = logits.topk(min(top_k, logits.size(-1))).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            if mistake == "argmax":
+                nxt = logits.argmax(-1, keepdim=True)
+            else:
+                nxt = torch.multinomial(logits.softmax(-1), 1, generator=None if mistake == "no_generator" else generator)
+            idx = torch.cat([idx, nxt], dim=1)
+        return idx
+
+
+generate = Exercise(
+    id="10.generate", points=2, difficulty="medium", minutes=25,
+    cases=[
+        Case("top_k=1 is greedy; a prompt longer than block_size (crop)",
+             lambda rng: (tokens(rng, 2, 11), {"top_k": 1}), run=run_greedy,
+             why="the model accepts at most block_size tokens: keep the last ones"),
+        Case("temperature 1e-3 approaches greedy", lambda rng: (tokens(rng, 2, 3), {"temperature": 1e-3}),
+             run=run_greedy),
+        Case("the same seeded generator gives the same tokens", lambda rng: (tokens(rng, 2, 3),),
+             run=run_seeds, compare=compare_seeds),
+        Case("top_k=3 never samples outside the top 3", lambda rng: (tokens(rng, 16, 2), 3),
+             run=run_top_k, compare=compare_top_k),
+        Case("top_k larger than the vocabulary", lambda rng: (tokens(rng, 1, 2), {"top_k": 100}),
+             run=run_greedy, compare=lambda got, exp, args: compare_values(got.shape, exp.shape, where="shape")),
+    ],
+    compare=close(rtol=0, atol=0),  # token ids of deterministic decoding must match exactly
+    mistakes=[
+        Mistake("cropped to the first block_size tokens",
+                "the next token depends on the most recent context: idx[:, -block_size:].",
+                partial(_generate, mistake="crop_first")),
+        Mistake("used the logits of the first position",
+                "logits is (B, T, V); the prediction for the next token is at the last position, "
+                "logits[:, -1, :].", partial(_generate, mistake="first_position")),
+        Mistake("multiplied by the temperature",
+                "divide the logits by the temperature: a small temperature must sharpen the "
+                "distribution, not flatten it.", partial(_generate, mistake="times_temperature")),
+        Mistake("top_k ignored",
+                "set every logit below the k-th largest to -inf before the softmax "
+                "(torch.topk(logits, k).values[:, -1:] is the k-th largest).", partial(_generate, mistake="no_top_k")),
+        Mistake("ignored the generator",
+                "pass it on: torch.multinomial(probs, 1, generator=generator).",
+                partial(_generate, mistake="no_generator")),
+        Mistake("argmax instead of sampling",
+                "sample with torch.multinomial(probs, 1, generator=generator); argmax is only what "
+                "top_k=1 or temperature -> 0 gives.", partial(_generate, mistake="argmax")),
+    ],
+)
+
+# ---------------------------------------------------------------- cosine_lr
+
+
+def run_schedule(fn, args):
+    hyper, steps = args
+    return [float(fn(s, *hyper)) for s in steps]
+
+
+def _cosine(step, max_lr, min_lr, warmup, max_steps, mistake=None):
+    if step < warmup and mistake != "no_warmup":
+        return max_lr * (step if mistake == "warmup_from_zero" else step + 1) / warmup
+    if step > max_steps and mistake != "no_clamp":
+        return min_lr
+    if mistake == "no_offset":
+        ratio = step / max_steps
+    else:
+        ratio = (step - warmup) / (max_steps - warmup) if mistake != "no_warmup" else step / max_steps
+    low = 0.0 if mistake == "to_zero" else min_lr
+    return low + 0.5 * (1 + math.cos(math.pi * ratio)) * (max_lr - low)
+
+
+cosine_lr = Exercise(
+    id="10.cosine_lr", points=1, difficulty="easy", minutes=10,
+    cases=[
+        Case("100 warm-up steps, decay over 2000, steps 0..2200",
+             lambda rng: ((1e-3, 1e-4, 100, 2000), list(range(0, 2201, 25)) + [1, 99, 100, 101, 1999, 2001]),
+             run=run_schedule),
+        Case("no warm-up", lambda rng: ((6e-4, 6e-5, 0, 50), list(range(0, 60))), run=run_schedule),
+        Case("short run: 5 warm-up steps of 20", lambda rng: ((1.0, 0.1, 5, 20), list(range(0, 25))),
+             run=run_schedule),
+    ],
+    compare=close(rtol=1e-9, atol=1e-15),  # closed-form floats: only rounding may differ
+    mistakes=[
+        Mistake("no warm-up", "for step < warmup_steps, rise linearly: max_lr * (step + 1) / warmup_steps.",
+                partial(_cosine, mistake="no_warmup")),
+        Mistake("decays to zero instead of min_lr",
+                "the cosine runs from max_lr down to min_lr: min_lr + 0.5 (1 + cos(pi r)) (max_lr - min_lr).",
+                partial(_cosine, mistake="to_zero")),
+        Mistake("cosine not offset by the warm-up",
+                "the decay starts after the warm-up: r = (step - warmup_steps) / (max_steps - warmup_steps).",
+                partial(_cosine, mistake="no_offset")),
+        Mistake("cosine keeps going after max_steps",
+                "past max_steps the cosine would climb again: return min_lr for step > max_steps.",
+                partial(_cosine, mistake="no_clamp")),
+        Mistake("warm-up starts at zero",
+                "use (step + 1) / warmup_steps: step 0 then learns a little instead of nothing, and "
+                "the warm-up ends at max_lr exactly at step warmup_steps - 1.",
+                partial(_cosine, mistake="warmup_from_zero")),
+    ],
+)
+
+# ---------------------------------------------------------------- configure_optimizer
+
+
+@one_thread
+def run_optimizer(fn, args):
+    cfg, weight_decay, lr = args
+    model = ref("GPT")(cfg)
+    optimizer = fn(model, weight_decay, lr)
+    names = {}
+    for name, p in model.named_parameters():
+        names.setdefault(id(p), name)
+    summary = {name: [None, 0, p.dim()] for name, p in model.named_parameters()}
+    lrs = []
+    for group in getattr(optimizer, "param_groups", []):
+        lrs.append(float(group["lr"]))
+        for p in group["params"]:
+            entry = summary.get(names.get(id(p)))
+            if entry is not None:
+                entry[0], entry[1] = float(group["weight_decay"]), entry[1] + 1
+    return {"type": type(optimizer).__name__, "lrs": sorted(set(lrs)), "params": summary}
+
+
+def compare_optimizer(got, expected, args):
+    if got["type"] != "AdamW":
+        return Fail(f"expected a torch.optim.AdamW, got {got['type']}")
+    if got["lrs"] != expected["lrs"]:
+        return Fail(f"every parameter group should have lr={args[2]}, got {got['lrs']}")
+    params = got["params"]
+    twice = [n for n, (wd, count, dim) in params.items() if count > 1]
+    if twice:
+        return Fail(f"{twice} appear(s) in the optimizer more than once", mistake="the tied weight counted twice")
+    missing = [n for n, (wd, count, dim) in params.items() if count == 0]
+    if missing:
+        return Fail(f"these parameters are not in the optimizer, so they would never train: {missing}")
+    decayed_1d = [n for n, (wd, count, dim) in params.items() if dim < 2 and wd != 0]
+    if decayed_1d:
+        return Fail(f"1-D parameters with weight decay: {decayed_1d[:4]}",
+                    mistake="decayed biases and LayerNorm parameters")
+    undecayed_2d = [n for n, (wd, count, dim) in params.items() if dim >= 2 and wd != args[1]]
+    if undecayed_2d:
+        return Fail(f"2-D parameters without weight decay {args[1]}: {undecayed_2d[:4]}",
+                    mistake="no weight decay on the matrices")
+    return None
+
+
+def _optimizer(model, weight_decay, lr, betas=(0.9, 0.99), mistake=None):
+    if mistake == "decay_all":
+        return torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+    if mistake == "no_decay":
+        return torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=0.0)
+    named = list(model.named_parameters(remove_duplicate=False))   # the tied matrix twice
+    return torch.optim.AdamW([
+        {"params": [p for _, p in named if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}], lr=lr, betas=betas)
+
+
+configure_optimizer = Exercise(
+    id="10.configure_optimizer", points=1, difficulty="medium", minutes=15,
+    cases=[
+        Case("a small GPT with biases", lambda rng: (config(), 0.1, 3e-3), run=run_optimizer),
+        Case("bias=False (LayerNorm weights only)", lambda rng: (config(bias=False, n_layer=1), 0.2, 1e-3),
+             run=run_optimizer),
+    ],
+    compare=compare_optimizer,
+    mistakes=[
+        Mistake("decayed biases and LayerNorm parameters",
+                "put only the parameters with p.dim() >= 2 in the group with weight decay; biases and "
+                "LayerNorm gains go in a group with weight_decay=0.0.", partial(_optimizer, mistake="decay_all")),
+        Mistake("the tied weight counted twice",
+                "collect parameters with model.parameters() (or named_parameters()), which list the "
+                "shared lm_head/wte matrix once; state_dict() or remove_duplicate=False list it twice.",
+                partial(_optimizer, mistake="twice")),
+        Mistake("no weight decay on the matrices",
+                "the 2-D parameters get weight_decay=weight_decay.", partial(_optimizer, mistake="no_decay")),
+    ],
+)
+
+# ---------------------------------------------------------------- train_gpt
+
+
+def pattern_data(period, length):
+    return torch.arange(length) % period
+
+
+@one_thread
+def run_training(fn, args):
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    cfg, kwargs = args
+    model = ref("GPT")(cfg)
+    train, val = pattern_data(cfg.vocab_size, 400), pattern_data(cfg.vocab_size, 100)
+    steps = []
+
+    def record(optimizer, *_):
+        seen, norms = set(), []
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    norms.append(p.grad.norm())
+        norm = torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
+        steps.append([float(optimizer.param_groups[0]["lr"]), norm])
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        history = fn(model, train, val, generator=G(0), live=False, **kwargs)
+    finally:
+        handle.remove()
+    return {"history": {k: history.get(k) for k in ("step", "train", "val", "loss")}, "steps": steps}
+
+
+def compare_training(got, expected, args):
+    kwargs = args[1]
+    n = kwargs["max_steps"]
+    steps = got["steps"]
+    if len(steps) != n:
+        return Fail(f"expected {n} calls of optimizer.step(), got {len(steps)}")
+    want_lr = [cosine_lr_reference(s, kwargs.get("lr", 1e-3), kwargs.get("min_lr", 1e-4),
+                                   kwargs.get("warmup_steps", 100), n) for s in range(n)]
+    lrs = [lr for lr, _ in steps]
+    if not np.allclose(lrs, want_lr, rtol=1e-6, atol=0):
+        first = next(i for i, (a, b) in enumerate(zip(lrs, want_lr)) if not math.isclose(a, b, rel_tol=1e-6))
+        return Fail(f"at step {first} the optimizer used lr={lrs[first]:.4g}, but cosine_lr gives "
+                    f"{want_lr[first]:.4g}", mistake="learning rate not scheduled")
+    clip = kwargs.get("grad_clip", 1.0)
+    worst = max(norm for _, norm in steps)
+    if worst > clip * (1 + 1e-3):
+        return Fail(f"optimizer.step() saw a gradient norm of {worst:.3g} with grad_clip={clip}",
+                    mistake="no gradient clipping")
+    history = got["history"]
+    for key in ("step", "train", "val", "loss"):
+        if history.get(key) is None:
+            return Fail(f"the history has no {key!r} list")
+    if history["step"] != expected["history"]["step"]:
+        return Fail(f"evaluated at steps {history['step']}, expected {expected['history']['step']} "
+                    "(every eval_interval steps, and once more after the last step)",
+                    mistake="no evaluation after the last step" if history["step"] == expected["history"]["step"][:-1]
+                    else None)
+    if len(history["loss"]) != n:
+        return Fail(f"history['loss'] should hold the training loss of each of the {n} steps, "
+                    f"it has {len(history['loss'])} entries")
+    val = history["val"]
+    if not all(math.isfinite(v) for v in val) or not val[-1] < 0.7 * val[0]:
+        return Fail(f"the validation loss went from {val[0]:.3f} to {val[-1]:.3f}; on this easy repeating "
+                    "pattern it should fall by far more")
+    return None
+
+
+def cosine_lr_reference(*args):
+    return ref("cosine_lr")(*args)
+
+
+def _train(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_lr=1e-4, warmup_steps=100,
+           weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20, generator=None, live=True,
+           mistake=None):
+    get_batch, estimate_loss = ref("get_batch"), ref("estimate_loss")
+    optimizer = ref("configure_optimizer")(model, weight_decay, lr)
+    history = {"step": [], "train": [], "val": [], "loss": []}
+    splits = {"train": train_data, "val": val_data}
+
+    def evaluate(step):
+        losses = estimate_loss(model, splits, batch_size, eval_batches, generator)
+        history["step"].append(step)
+        history["train"].append(losses["train"])
+        history["val"].append(losses["val"])
+
+    for step in range(max_steps):
+        if step % eval_interval == 0:
+            evaluate(step)
+        if mistake != "constant_lr":
+            for group in optimizer.param_groups:
+                group["lr"] = ref("cosine_lr")(step, lr, min_lr, warmup_steps, max_steps)
+        x, y = get_batch(train_data, batch_size, model.config.block_size, generator)
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        if mistake != "no_clip":
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        history["loss"].append(loss.item())
+    if mistake != "no_final_eval":
+        evaluate(max_steps)
+    return history
+
+
+_TRAIN = dict(max_steps=40, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_steps=5, eval_interval=10, eval_batches=2)
+
+train_gpt = Exercise(
+    id="10.train_gpt", points=3, difficulty="hard", minutes=40, time_limit=30.0,
+    cases=[
+        Case("a tiny GPT learns a repeating pattern in 40 steps",
+             lambda rng: (config(vocab_size=5, n_layer=1), dict(_TRAIN)), run=run_training),
+        Case("gradient clipping at 0.05, eval_interval that does not divide max_steps",
+             lambda rng: (config(vocab_size=5, n_layer=1), dict(_TRAIN, max_steps=45, eval_interval=20, grad_clip=0.05,
+                                                                lr=3e-2, warmup_steps=2)),
+             run=run_training),
+    ],
+    compare=compare_training,
+    mistakes=[
+        Mistake("no gradient clipping",
+                "between loss.backward() and optimizer.step(), call "
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip).", partial(_train, mistake="no_clip")),
+        Mistake("learning rate not scheduled",
+                "before each step set group['lr'] = cosine_lr(step, lr, min_lr, warmup_steps, max_steps) "
+                "for every group in optimizer.param_groups.", partial(_train, mistake="constant_lr")),
+        Mistake("no evaluation after the last step",
+                "evaluate once more after the loop, at step max_steps: that is the model you keep.",
+                partial(_train, mistake="no_final_eval")),
+    ],
+)
+
+EXERCISES = [GPT, count_parameters, generate, cosine_lr, configure_optimizer, train_gpt]
