@@ -1,23 +1,39 @@
 """The fast attention path computes what the teaching path computes.
 
-The reference `MultiHeadAttention` (chapter 09) has two paths: the explicit lines learners
-write (scores, causal mask, softmax, weighted sum) and torch's fused
-`F.scaled_dot_product_attention(..., is_causal=True)`, which chapter 10 and
-benchmarks/gpt_cpu.py train with. These tests prove the two agree on outputs and gradients,
+The reference `MultiHeadAttention`, `LayerNorm` and `FeedForward` (chapter 09) have two paths:
+the explicit lines learners write (scores, causal mask, softmax, weighted sum; mean, biased
+variance, eps inside the root; the tanh GELU formula) and torch's fused kernels
+(`F.scaled_dot_product_attention(..., is_causal=True)`, `F.layer_norm`,
+`F.gelu(approximate="tanh")`), which chapter 10 and benchmarks/gpt_cpu.py train with. These tests prove the two agree on outputs and gradients,
 so what is timed and trained is exactly what is taught.
 """
 import pytest
 import torch
 
-from grader.reference.ch09 import MultiHeadAttention
+from grader.reference.ch09 import FeedForward, LayerNorm, MultiHeadAttention
 from grader.reference.ch10 import GPT, GPTConfig
 
 
 def set_fast(model, fast):
+    """Switch every module with a fast path (attention, LayerNorm, MLP) to one path."""
     for m in model.modules():
-        if isinstance(m, MultiHeadAttention):
+        if hasattr(m, "fast"):
             m.fast = fast
     return model
+
+
+@pytest.mark.parametrize("module", [LayerNorm(48), LayerNorm(48, eps=0.1, bias=False), FeedForward(48)],
+                         ids=["LayerNorm", "LayerNorm eps=0.1 no bias", "FeedForward"])
+def test_layer_norm_and_mlp_paths_agree(module):
+    """F.layer_norm and F.gelu(approximate='tanh') against the formulas learners write."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = 5 * torch.randn(2, 9, 48) + 3
+    slow = set_fast(module, False)(x)
+    fast = set_fast(module, True)(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("T", [1, 7, 64])
