@@ -105,9 +105,9 @@ def slowest_cells(nb, count=3):
 def check_budget(path, nb, seconds):
     assert seconds < NOTEBOOK_BUDGET_S, (
         f"{path.parent.name}/{path.name} took {seconds:.0f} s with COURSE_FAST=1; the budget is "
-        f"{NOTEBOOK_BUDGET_S} s (slowest: {slowest_cells(nb)}; the rest: other cells and kernel start-up). Scale "
-        "the slow cells down when os.environ.get('COURSE_FAST') == '1' (fewer steps, a smaller "
-        "subset), as docs/writing-a-chapter.md describes.")
+        f"{NOTEBOOK_BUDGET_S} s (slowest: {slowest_cells(nb)}; the rest: other cells and kernel "
+        "start-up). Scale the slow cells down when os.environ.get('COURSE_FAST') == '1' (fewer "
+        "steps, a smaller subset), as docs/writing-a-chapter.md describes.")
 
 
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
