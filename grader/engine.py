@@ -107,6 +107,9 @@ class ExerciseResult:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    def _ipython_display_(self):
+        """`check(...)` has printed the report already; a notebook shows nothing more."""
+
     def to_json(self) -> dict:
         return {"id": self.id, "status": self.status, "points": self.points,
                 "max_points": self.max_points, "message": self.message, "mistake": self.mistake}
@@ -342,10 +345,27 @@ def learner_namespace(fn):
     return getattr(module, "__dict__", None)
 
 
+@contextlib.contextmanager
+def one_torch_thread():
+    """Test inputs are tiny: on a busy 2-core machine torch's thread pool makes them 10x slower
+    (the grading child process gets the same from OMP_NUM_THREADS=1)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def grade_function(exercise: Exercise, fn) -> ExerciseResult:
     """Run and judge in this process (the notebook's `check`, and the project's tests)."""
     try:
-        with time_limit(exercise.time_limit), others_as_references(exercise, learner_namespace(fn)):
+        with time_limit(exercise.time_limit), one_torch_thread(), \
+                others_as_references(exercise, learner_namespace(fn)):
             outcomes = run_cases(exercise, fn)
     except GradingTimeout:
         return ExerciseResult(exercise.id, "timeout", 0, exercise.points,
