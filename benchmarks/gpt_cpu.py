@@ -9,17 +9,17 @@ at 26-27 ms per step (median) on a 2-core machine of this class.
     python benchmarks/gpt_cpu.py                 # the full 2000 iterations
     python benchmarks/gpt_cpu.py --iters 200     # a quick timing run
 
+On a machine shared with other work, waiting OpenMP threads that spin fight the other
+processes for the cores: measured here at load 7 on 2 cores, 2237 ms/step with the default
+policy, 339 ms/step with OMP_WAIT_POLICY=PASSIVE and 278 ms/step with --threads 1. At load 2
+the default (spinning) was fastest: 79 ms/step against 138 ms passive and 113 ms one thread.
+So the default is kept; try those two when the machine is busy.
+
 Prints: data source, machine load, median ms per step (after warm-up), tokens per second,
 validation loss estimated over --eval-batches fixed batches, parameter count, peak memory.
 """
 import argparse
 import os
-
-# Idle OpenMP threads sleep instead of spinning. On a machine shared with other work, two
-# spinning threads that wait for each other make every small operation up to 10x slower
-# (measured here at load 7 on 2 cores: 2237 ms/step spinning, 339 ms/step passive). Export
-# OMP_WAIT_POLICY=ACTIVE to compare. Must be set before torch loads OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import resource
 import statistics
 import time
@@ -100,7 +100,7 @@ def main():
     load = os.getloadavg()
     print(f"data: {source}")
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"path: {'explicit attention, unfused AdamW' if args.slow else 'SDPA attention, fused AdamW'}")
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
     print(f"iterations: {args.iters}")
