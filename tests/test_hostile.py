@@ -83,9 +83,12 @@ def test_printing_tens_of_megabytes_is_harmless(tmp_path):
     assert set(statuses.values()) == {CORRECT} and code == 0
 
 
-def test_patching_numpy_and_the_grader_cannot_turn_a_wrong_answer_into_a_pass(tmp_path):
+def test_patching_numpy_torch_pytest_and_the_grader_cannot_turn_a_wrong_answer_into_a_pass(tmp_path):
     source = '''import numpy as np
-import grader.engine, grader.compare
+import grader.engine, grader.compare, pytest, torch
+torch.allclose = torch.equal = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+pytest.approx = lambda expected, *a, **k: expected
 np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, bool)
 np.array_equal = lambda *a, **k: True
