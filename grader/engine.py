@@ -190,6 +190,22 @@ _PACKAGE_DIR = __file__.rsplit("/", 1)[0]
 _STDLIB_DIR = traceback.__file__.rsplit("/", 1)[0]
 
 
+@contextlib.contextmanager
+def one_torch_thread():
+    """Test inputs are tiny: on a busy 2-core machine torch's thread pool makes them 10x slower.
+    Every case runs on one thread, the learner's, the reference's and each known mistake's."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome."""
     case = exercise.cases[index]
@@ -198,7 +214,8 @@ def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:
-        out = case.run(fn, call_args) if case.run else fn(*call_args)
+        with one_torch_thread():
+            out = case.run(fn, call_args) if case.run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:
         return Outcome(not_implemented=True)
@@ -345,27 +362,10 @@ def learner_namespace(fn):
     return getattr(module, "__dict__", None)
 
 
-@contextlib.contextmanager
-def one_torch_thread():
-    """Test inputs are tiny: on a busy 2-core machine torch's thread pool makes them 10x slower
-    (the grading child process gets the same from OMP_NUM_THREADS=1)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def grade_function(exercise: Exercise, fn) -> ExerciseResult:
     """Run and judge in this process (the notebook's `check`, and the project's tests)."""
     try:
-        with time_limit(exercise.time_limit), one_torch_thread(), \
-                others_as_references(exercise, learner_namespace(fn)):
+        with time_limit(exercise.time_limit), others_as_references(exercise, learner_namespace(fn)):
             outcomes = run_cases(exercise, fn)
     except GradingTimeout:
         return ExerciseResult(exercise.id, "timeout", 0, exercise.points,
