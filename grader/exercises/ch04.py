@@ -33,20 +33,6 @@ def _quiet(fn):
 torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.0)
 
 
-def _one_thread(run=None):
-    """Run a case with one torch thread, then restore the caller's setting. The tensors here
-    are tiny: on a busy 2-core machine, intra-op threads made a step 10x slower (the grading
-    child process already sets OMP_NUM_THREADS=1; a notebook's `check` runs in the kernel)."""
-    def wrapped(fn, args):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return run(fn, args) if run else fn(*args)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapped
-
-
 def _reference(name):
     return getattr(importlib.import_module("grader.reference.ch04"), name)
 
@@ -250,9 +236,9 @@ class _NoRelu(nn.Module):
 DigitMLP = Exercise(
     id="04.DigitMLP", points=2, difficulty="easy", minutes=15,
     cases=[
-        Case("DigitMLP([784, 30, 10]) on four images", _mlp_case([784, 30, 10], 4), run=_one_thread(_mlp_run)),
-        Case("a batch of one, sizes [5, 7, 3]", _mlp_case([5, 7, 3], 1), run=_one_thread(_mlp_run)),
-        Case("three layers [6, 8, 8, 4]", _mlp_case([6, 8, 8, 4], 3), run=_one_thread(_mlp_run)),
+        Case("DigitMLP([784, 30, 10]) on four images", _mlp_case([784, 30, 10], 4), run=_mlp_run),
+        Case("a batch of one, sizes [5, 7, 3]", _mlp_case([5, 7, 3], 1), run=_mlp_run),
+        Case("three layers [6, 8, 8, 4]", _mlp_case([6, 8, 8, 4], 3), run=_mlp_run),
     ],
     compare=_mlp_compare,
     mistakes=[
@@ -304,9 +290,9 @@ def _make_manual(relu_mask=True, average=True, transpose=False, onehot=True):
 manual_mlp_grads = Exercise(
     id="04.manual_mlp_grads", points=3, difficulty="hard", minutes=40, pure=True,
     cases=[
-        Case("8 examples, 6 -> 5 -> 4", _mlp_grads_case(8, 6, 5, 4), run=_one_thread()),
-        Case("a batch of one", _mlp_grads_case(1, 6, 5, 4), run=_one_thread()),
-        Case("16 images, 784 -> 30 -> 10", _mlp_grads_case(16, 784, 30, 10), run=_one_thread()),
+        Case("8 examples, 6 -> 5 -> 4", _mlp_grads_case(8, 6, 5, 4)),
+        Case("a batch of one", _mlp_grads_case(1, 6, 5, 4)),
+        Case("16 images, 784 -> 30 -> 10", _mlp_grads_case(16, 784, 30, 10)),
     ],
     # float32: sums of up to 784 products in another order differ by ~1e-7 relative.
     compare=close(rtol=1e-4, atol=1e-6),
@@ -482,13 +468,13 @@ train_epoch = Exercise(
     id="04.train_epoch", points=3, difficulty="medium", minutes=25,
     cases=[
         Case("two full-batch epochs are two SGD steps", lambda rng: _data(rng, 20),
-             run=_one_thread(_run_full_batch), compare=_compare_full_batch),
+             run=_run_full_batch, compare=_compare_full_batch),
         Case("lr = 0: the mean loss is the whole set's loss", lambda rng: _data(rng, 48),
-             run=_one_thread(_run_lr_zero), compare=_compare_lr_zero),
+             run=_run_lr_zero, compare=_compare_lr_zero),
         Case("the same generator seed reproduces a run, another seed does not",
-             lambda rng: _data(rng, 32), run=_one_thread(_run_three), compare=_compare_three),
+             lambda rng: _data(rng, 32), run=_run_three, compare=_compare_three),
         Case("a model left in eval mode is switched to train mode", lambda rng: _data(rng, 16),
-             run=_one_thread(_run_mode), compare=_compare_mode),
+             run=_run_mode, compare=_compare_mode),
     ],
     mistakes=[
         Mistake("returned a tensor",
@@ -581,9 +567,9 @@ evaluate = Exercise(
     id="04.evaluate", points=2, difficulty="easy", minutes=10,
     cases=[
         Case("a model with dropout, 40 examples", lambda rng: _data(rng, 40, d=6, k=4),
-             run=_one_thread(_run_evaluate), compare=_compare_evaluate),
+             run=_run_evaluate, compare=_compare_evaluate),
         Case("a batch of one", lambda rng: _data(rng, 1, d=6, k=4),
-             run=_one_thread(_run_evaluate), compare=_compare_evaluate),
+             run=_run_evaluate, compare=_compare_evaluate),
     ],
     mistakes=[
         Mistake("forgot model.eval()",

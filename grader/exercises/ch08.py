@@ -10,9 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..compare import Fail, close, compare_values
+from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from .ch05 import STATE_DICT, module_case, module_compare
+from .ch05 import module_case, module_compare
 
 
 def randn(rng, *shape, scale=1.0):

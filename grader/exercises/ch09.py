@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..compare import Fail, close, compare_values
+from ..compare import close
 from ..engine import Case, Exercise, Mistake
 
 
@@ -65,27 +65,12 @@ def load_reference_weights(model, reference):
     return model
 
 
-def one_thread(run):
-    """Run a case on one torch thread, then restore the setting. The models here are tiny: a
-    second thread only adds synchronisation, and on a busy machine OpenMP threads that wait
-    for each other can make each small operation a thousand times slower."""
-    def wrapped(fn, args):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return run(fn, args)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapped
-
-
 def reference(name, chapter="09"):
     return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
 
 
 def module_run(name):
     """`run` for a module exercise: args are (constructor args, input tensor)."""
-    @one_thread
     def run(cls, args):
         ctor, x = args
         ref = reference(name)(*ctor)

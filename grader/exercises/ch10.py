@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .ch09 import float32_close, load_reference_weights, one_thread, perturb, reference
+from .ch09 import float32_close, load_reference_weights, perturb, reference
 
 
 def ref(name):
@@ -37,7 +37,6 @@ def tokens(rng, B, T, V=11):
 
 # ---------------------------------------------------------------- GPT
 
-@one_thread
 def run_forward(cls, args):
     cfg, idx, targets = args
     reference_model = ref("GPT")(cfg)
@@ -47,7 +46,6 @@ def run_forward(cls, args):
         return model(idx, targets)
 
 
-@one_thread
 def run_tied(cls, args):
     (cfg,) = args
     model = cls(cfg)
@@ -63,7 +61,6 @@ def compare_tied(got, expected, args):
     return compare_values(got, expected, where="model")
 
 
-@one_thread
 def run_init(cls, args):
     (cfg,) = args
     model = cls(cfg)
@@ -90,7 +87,6 @@ def compare_init(got, expected, args):
     return None
 
 
-@one_thread
 def run_too_long(cls, args):
     cfg, idx = args
     model = cls(cfg).eval()
@@ -250,13 +246,11 @@ def G(seed):
     return torch.Generator().manual_seed(seed)
 
 
-@one_thread
 def run_greedy(fn, args):
     idx, kwargs = args
     return fn(gen_model(), idx, 10, generator=G(0), **kwargs)
 
 
-@one_thread
 def run_seeds(fn, args):
     (idx,) = args
     model = gen_model()
@@ -280,7 +274,6 @@ def compare_seeds(got, expected, args):
     return compare_values(no_generator, expected[3], where="shape without a generator")
 
 
-@one_thread
 def run_top_k(fn, args):
     idx, k = args
     model = gen_model()
@@ -413,7 +406,6 @@ cosine_lr = Exercise(
 # ---------------------------------------------------------------- configure_optimizer
 
 
-@one_thread
 def run_optimizer(fn, args):
     cfg, weight_decay, lr = args
     model = ref("GPT")(cfg)
@@ -494,7 +486,6 @@ def pattern_data(period, length):
     return torch.arange(length) % period
 
 
-@one_thread
 def run_training(fn, args):
     from torch.optim.optimizer import register_optimizer_step_pre_hook
     cfg, kwargs = args

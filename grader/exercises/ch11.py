@@ -66,27 +66,12 @@ def built(reference_cls, cls, ctor):
     return module.eval()
 
 
-def single_threaded(run):
-    """Run a case's tiny tensors on one thread. On a busy machine torch's thread pool spends
-    ~10 ms per op waiting for a free core, which makes the checks 10-20x slower than on one
-    thread. The previous setting is restored, so the learner's training keeps every core."""
-    def wrapped(fn, args):
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return run(fn, args)
-        finally:
-            torch.set_num_threads(previous)
-    return wrapped
-
-
 def causal(T):
     return torch.ones(T, T, dtype=torch.bool).tril()
 
 
 # ---------------------------------------------------------------- CrossAttention
 
-@single_threaded
 def _run_attention(cls, args):
     d_model, n_head, x, memory, mask = args
     module = built(ref.CrossAttention, cls, (d_model, n_head))
@@ -207,7 +192,6 @@ CrossAttention = Exercise(
 # ---------------------------------------------------------------- EncoderLayer
 
 
-@single_threaded
 def _run_encoder(cls, args):
     d_model, n_head, d_ff, x, src_mask = args
     module = built(ref.EncoderLayer, cls, (d_model, n_head, d_ff))
@@ -275,7 +259,6 @@ EncoderLayer = Exercise(
 # ---------------------------------------------------------------- DecoderLayer
 
 
-@single_threaded
 def _run_decoder(cls, args):
     d_model, n_head, d_ff, x, memory, src_mask = args
     module = built(ref.DecoderLayer, cls, (d_model, n_head, d_ff))
@@ -352,7 +335,6 @@ DecoderLayer = Exercise(
 S2S = dict(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=2, d_ff=32, max_len=12)
 
 
-@single_threaded
 def _run_seq2seq(cls, args):
     pad_id, src, tgt = args
     ctor = dict(S2S, pad_id=pad_id)
@@ -576,7 +558,6 @@ class CopyModel(nn.Module):
         return self.decode(tgt, *self.encode(src))
 
 
-@single_threaded
 def _run_greedy(fn, args):
     kind, src, max_len = args
     if kind == "copy":

@@ -32,19 +32,6 @@ from ..engine import Case, Exercise, Mistake
 from ..reference import ch12 as ref
 
 
-def single_threaded(run):
-    """Run a case's tiny tensors on one thread (on a busy machine torch's thread pool waits
-    ~10 ms per op for a free core); the previous setting is restored afterwards."""
-    def wrapped(fn, args):
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return run(fn, args)
-        finally:
-            torch.set_num_threads(previous)
-    return wrapped
-
-
 def tensor(rng, *shape, scale=1.0):
     return torch.from_numpy((scale * rng.standard_normal(shape)).astype(np.float32))
 
@@ -62,7 +49,6 @@ def tiny_gpt(block_size=16, n_layer=2, n_head=2, n_embd=16, vocab_size=11):
 # ---------------------------------------------------------------- KVCache
 
 
-@single_threaded
 def _run_cache(cls, args):
     n_layer, updates = args
     cache = cls(n_layer)
@@ -135,7 +121,6 @@ for _case in KVCache.cases:
 # ---------------------------------------------------------------- forward_cached
 
 
-@single_threaded
 def _run_forward(fn, args):
     idx, chunks, block_size = args
     model = tiny_gpt(block_size=block_size)
@@ -218,7 +203,6 @@ forward_cached = Exercise(
 # ---------------------------------------------------------------- generate_cached
 
 
-@single_threaded
 def _run_generate(fn, args):
     idx, n, temperature, top_k, seed = args
     model = tiny_gpt()
