@@ -34,7 +34,6 @@ JupyterLab 4 DOM this relies on (update here if a JupyterLab upgrade breaks the 
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess

@@ -1,6 +1,5 @@
 """The notebooks and the package agree: one source, generated copies in step, metadata intact."""
 import json
-from pathlib import Path
 
 import pytest
 
@@ -60,6 +59,6 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     nb = notebook_for(chapter, COURSE)
     name = next(COURSE.glob(f"{chapter}_*.ipynb")).name
     top = "".join(nb["cells"][0]["source"])
-    assert f"colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
+    assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code

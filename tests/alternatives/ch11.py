@@ -1,5 +1,4 @@
 """Correct answers to chapter 11 written differently from the reference."""
-import math
 
 import torch
 import torch.nn as nn
