@@ -3,11 +3,16 @@
 The recipe (nanoGPT README, "I only have a macbook"): character-level Tiny Shakespeare,
 4 layers, 4 heads, n_embd 128, block 64, batch 12, dropout 0, no biases, AdamW (betas 0.9/0.99,
 weight decay 0.1), lr 1e-3 with 100 warm-up steps and cosine decay to 1e-4 over 2000
-iterations, gradient clipping at 1.0. nanoGPT's model.py reaches a validation loss of 1.8857
-at 26-27 ms per step (median) on a 2-core machine of this class.
+iterations, gradient clipping at 1.0.
 
-    python benchmarks/gpt_cpu.py                 # the full 2000 iterations
-    python benchmarks/gpt_cpu.py --iters 200     # a quick timing run
+    python benchmarks/gpt_cpu.py                      # the full 2000 iterations (about 2.5 minutes)
+    python benchmarks/gpt_cpu.py --iters 200          # a quick timing run
+    python benchmarks/gpt_cpu.py --compile            # through torch.compile (needs g++ or clang++)
+    python benchmarks/gpt_cpu.py --nanogpt ~/nanoGPT  # nanoGPT's own model.py, same loop, same clock
+
+`--nanogpt` imports model.py from a checkout of karpathy/nanoGPT and trains its GPT with its own
+`configure_optimizers`, so the two models can be compared on one machine. How fast a step can
+be at all is bounded by its matrix products: `python benchmarks/matmul_floor.py` times them.
 
 On a machine shared with other work, waiting OpenMP threads that spin fight the other
 processes for the cores: measured here at load 7 on 2 cores, 2237 ms/step with the default
@@ -19,8 +24,12 @@ Prints: data source, machine load, median ms per step (after warm-up), tokens pe
 validation loss estimated over --eval-batches fixed batches, parameter count, peak memory.
 """
 import argparse
+import contextlib
+import importlib.util
+import io
 import os
 import resource
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -45,6 +54,35 @@ def load_data(path):
     return data[:n], data[n:], len(chars), source
 
 
+def course_model(config, slow):
+    """The course's reference GPT and its optimizer groups, as one fused AdamW kernel per step."""
+    model = GPT(GPTConfig(**config))
+    if slow:
+        for m in model.modules():
+            if hasattr(m, "fast"):
+                m.fast = False
+    groups = [{"params": g["params"], "weight_decay": g["weight_decay"]}
+              for g in configure_optimizer(model, weight_decay=0.1, lr=1e-3).param_groups]
+    return model, torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99), fused=not slow)
+
+
+def nanogpt_model(checkout, config):
+    """nanoGPT's own GPT and optimizer, imported from a local checkout of karpathy/nanoGPT.
+
+    The model and `configure_optimizers` are nanoGPT's code, run unchanged through this script's
+    training loop, so the two models are timed by the same clock on the same machine."""
+    path = checkout / "model.py"
+    if not path.is_file():
+        raise SystemExit(f"--nanogpt: no model.py in {checkout} (give the folder of a nanoGPT checkout)")
+    spec = importlib.util.spec_from_file_location("nanogpt_model", path)
+    nanogpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nanogpt)
+    with contextlib.redirect_stdout(io.StringIO()):     # it prints its parameter counts
+        model = nanogpt.GPT(nanogpt.GPTConfig(**config))
+        optimizer = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), "cpu")
+    return model, optimizer
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=2000, help="training steps (the schedule decays over this many)")
@@ -53,36 +91,41 @@ def main():
     ap.add_argument("--warmup", type=int, default=20, help="steps left out of the timing median")
     ap.add_argument("--data", type=Path, default=BENCH_TEXT)
     ap.add_argument("--slow", action="store_true", help="explicit attention and unfused AdamW (the teaching path)")
+    ap.add_argument("--compile", action="store_true",
+                    help="train through torch.compile (needs a C++ compiler; the first steps compile)")
+    ap.add_argument("--nanogpt", type=Path, metavar="DIR",
+                    help="train nanoGPT's model.py from this checkout instead of the course's model")
     ap.add_argument("--seed", type=int, default=1337)
     args = ap.parse_args()
 
+    if args.compile and not any(shutil.which(c) for c in ("g++", "clang++", "c++")):
+        raise SystemExit("--compile: torch.compile on a CPU needs a C++ compiler (g++ or clang++), and none is on PATH")
     torch.set_num_threads(args.threads or os.cpu_count())
     torch.manual_seed(args.seed)
     train, val, vocab, source = load_data(args.data)
-    config = GPTConfig(block_size=64, vocab_size=vocab, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False)
+    config = dict(block_size=64, vocab_size=vocab, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False)
     batch_size, max_lr, min_lr, warmup_steps = 12, 1e-3, 1e-4, 100
-    model = GPT(config)
-    if args.slow:
-        for m in model.modules():
-            if hasattr(m, "fast"):
-                m.fast = False
-    # The course's optimizer groups (decay on 2-D weights only), rebuilt as one fused AdamW
-    # kernel per step instead of a Python loop over parameters.
-    groups = [{"params": g["params"], "weight_decay": g["weight_decay"]}
-              for g in configure_optimizer(model, weight_decay=0.1, lr=max_lr).param_groups]
-    optimizer = torch.optim.AdamW(groups, lr=max_lr, betas=(0.9, 0.99), fused=not args.slow)
-    params = [p for g in groups for p in g["params"]]
+    if args.nanogpt:
+        model, optimizer = nanogpt_model(args.nanogpt, config)
+        path = f"nanoGPT's model.py and configure_optimizers from {args.nanogpt}"
+    else:
+        model, optimizer = course_model(config, args.slow)
+        path = ("course model, explicit attention, unfused AdamW" if args.slow
+                else "course model, SDPA attention, fused AdamW")
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    train_step = torch.compile(model) if args.compile else model   # evaluation uses the plain model
     gen = torch.Generator().manual_seed(args.seed)
 
     times = []
+    started = time.perf_counter()
     model.train()
     for step in range(args.iters):
         t0 = time.perf_counter()
         lr = cosine_lr(step, max_lr, min_lr, warmup_steps, args.iters)
         for g in optimizer.param_groups:
             g["lr"] = lr
-        x, y = get_batch(train, batch_size, config.block_size, gen)
-        _, loss = model(x, y)
+        x, y = get_batch(train, batch_size, config["block_size"], gen)
+        _, loss = train_step(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
@@ -90,22 +133,23 @@ def main():
         times.append(time.perf_counter() - t0)
         if step % 500 == 0 or step == args.iters - 1:
             print(f"step {step:5d}  loss {loss.item():.4f}  lr {lr:.2e}", flush=True)
+    training_time = time.perf_counter() - started
 
     model.eval()
     eval_gen = torch.Generator().manual_seed(0)                 # the same batches every run
     with torch.no_grad():
-        losses = [model(*get_batch(val, batch_size, config.block_size, eval_gen))[1].item()
+        losses = [model(*get_batch(val, batch_size, config["block_size"], eval_gen))[1].item()
                   for _ in range(args.eval_batches)]
     median = statistics.median(times[args.warmup:] if len(times) > args.warmup else times)
     load = os.getloadavg()
     print(f"data: {source}")
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"path: {'explicit attention, unfused AdamW' if args.slow else 'SDPA attention, fused AdamW'}")
+    print(f"path: {path}{', torch.compile' if args.compile else ''}, seed {args.seed}")
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
-    print(f"iterations: {args.iters}")
+    print(f"iterations: {args.iters}  (first step {times[0]:.2f} s, whole training {training_time:.1f} s)")
     print(f"median step: {median * 1e3:.2f} ms  (mean {statistics.fmean(times) * 1e3:.2f} ms)")
-    print(f"tokens/s: {batch_size * config.block_size / median:,.0f}")
+    print(f"tokens/s: {batch_size * config['block_size'] / median:,.0f}")
     print(f"validation loss: {statistics.fmean(losses):.4f}  (mean over {args.eval_batches} batches of {batch_size})")
     print(f"peak memory (maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 

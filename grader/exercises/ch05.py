@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
+from ..modules import ParameterMismatch, load_reference_weights
 
 ALPHABET = list("abcdefghij ,.\n")
 
@@ -36,23 +37,6 @@ def long_tensor(values):
 STATE_DICT = "state_dict mismatch"
 
 
-def load_reference_weights(model, reference):
-    """Load the reference's weights into the learner's module, strictly. Returns None, or a
-    message naming the parameters that do not line up (missing, unexpected, wrong shape)."""
-    ours, theirs = reference.state_dict(), model.state_dict()
-    missing, unexpected = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
-    if missing or unexpected:
-        return (f"your module's parameters do not match the reference's: missing {missing}, "
-                f"unexpected {unexpected}. The grader loads the reference weights by name "
-                f"(strict=True), so use exactly these attribute names: {sorted(ours)}")
-    wrong = [f"{k}: expected shape {tuple(v.shape)}, got {tuple(theirs[k].shape)}"
-             for k, v in ours.items() if theirs[k].shape != v.shape]
-    if wrong:
-        return "your module's parameters have the wrong shape: " + "; ".join(wrong)
-    model.load_state_dict(ours, strict=True)
-    return None
-
-
 def module_case(reference_path, call):
     """A Case.run for a module exercise: `args` = (constructor args tuple, call args tuple).
     Builds the reference and the learner's module, copies the weights, returns `call(model,
@@ -62,11 +46,10 @@ def module_case(reference_path, call):
         module_name, class_name = reference_path.rsplit(".", 1)
         reference_cls = getattr(importlib.import_module(module_name), class_name)
         ctor, call_args = args
-        reference = reference_cls(*ctor)
-        model = cls(*ctor)
-        problem = load_reference_weights(model, reference)
-        if problem:
-            return {STATE_DICT: problem}
+        try:
+            model = load_reference_weights(cls(*ctor), reference_cls(*ctor), strict_buffers=True)
+        except ParameterMismatch as mismatch:
+            return {STATE_DICT: str(mismatch)}
         return call(model, *call_args)
     return run
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..compare import close
 from ..engine import Case, Exercise, Mistake
+from ..modules import load_reference_weights, perturb
 
 
 def randn(rng, *shape, scale=1.0):
@@ -26,43 +27,9 @@ def randn(rng, *shape, scale=1.0):
 
 # ---------------------------------------------------------------- loading reference weights
 
-class ParameterMismatch(ValueError):
-    """The learner's module does not have the reference's parameter names or shapes."""
-
-
-def perturb(module):
-    """Move every parameter away from its initial value (LayerNorm's 1s and 0s especially),
-    so that forgetting to use one changes the output. Uses torch's seeded global RNG."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-
-
-def load_reference_weights(model, reference):
-    """Copy the reference's parameters into `model` with strict=True, after checking names
-    and shapes ourselves so the message names the offending parameter. The learner's own
-    buffers (a causal-mask buffer, say) are kept: only parameters are part of the contract."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(model).__name__}: "
-                        "did you forget `super().__init__()` or to subclass nn.Module?")
-    want = dict(reference.named_parameters(remove_duplicate=False))
-    have = dict(model.named_parameters(remove_duplicate=False))
-    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
-    if missing or extra:
-        raise ParameterMismatch(
-            f"your module's parameter names differ from GPT-2's: missing {missing}, unexpected {extra}. "
-            f"The expected parameters are {sorted(want)}; name the submodules exactly as the "
-            "exercise says (and use bias=bias so that bias=False has no bias parameters).")
-    for name, p in want.items():
-        if tuple(have[name].shape) != tuple(p.shape):
-            raise ParameterMismatch(
-                f"parameter {name!r} has shape {tuple(have[name].shape)}, expected {tuple(p.shape)} "
-                "(nn.Linear(n_in, n_out) stores its weight as (n_out, n_in))")
-    state = reference.state_dict()
-    own = model.state_dict()
-    state.update({k: v for k, v in own.items() if k not in state and k not in have})  # buffers
-    model.load_state_dict(state, strict=True)
-    return model
+# GPT-2's names are the contract: a learner's module must load GPT-2-style state dicts.
+GPT2_NAMES = ("; name the submodules exactly as the exercise says (and pass bias=bias on, so "
+              "that bias=False has no bias parameters)")
 
 
 def reference(name, chapter="09"):
@@ -75,7 +42,7 @@ def module_run(name):
         ctor, x = args
         ref = reference(name)(*ctor)
         perturb(ref)
-        model = load_reference_weights(cls(*ctor), ref).eval()
+        model = load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval()
         with torch.no_grad():
             return model(x)
     return run

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .ch09 import float32_close, load_reference_weights, perturb, reference
+from ..modules import load_reference_weights, perturb
+from .ch09 import GPT2_NAMES, float32_close, reference
 
 
 def ref(name):
@@ -41,7 +42,7 @@ def run_forward(cls, args):
     cfg, idx, targets = args
     reference_model = ref("GPT")(cfg)
     perturb(reference_model)
-    model = load_reference_weights(cls(cfg), reference_model).eval()
+    model = load_reference_weights(cls(cfg), reference_model, GPT2_NAMES).eval()
     with torch.no_grad():
         return model(idx, targets)
 

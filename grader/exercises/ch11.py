@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
+from ..modules import load_reference_weights, perturb
 from ..reference import ch11 as ref
 
 # float32 through a few layers: summation order (einsum vs matmul, fused vs split projections)
@@ -57,13 +58,8 @@ def padding(lengths, S):
 def built(reference_cls, cls, ctor):
     """The learner's module holding the reference's (slightly perturbed) weights, in eval mode.
     LayerNorms start at weight 1, bias 0; perturbing them makes a skipped LayerNorm visible."""
-    reference = reference_cls(*ctor)
-    with torch.no_grad():
-        for p in reference.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    module = cls(*ctor)
-    module.load_state_dict(reference.state_dict(), strict=True)
-    return module.eval()
+    reference = perturb(reference_cls(*ctor), scale=0.05)
+    return load_reference_weights(cls(*ctor), reference).eval()
 
 
 def causal(T):
@@ -338,13 +334,8 @@ S2S = dict(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=2, d_ff=32, 
 def _run_seq2seq(cls, args):
     pad_id, src, tgt = args
     ctor = dict(S2S, pad_id=pad_id)
-    reference = ref.Seq2SeqTransformer(**ctor)
-    with torch.no_grad():
-        for p in reference.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = cls(**ctor)
-    model.load_state_dict(reference.state_dict(), strict=True)
-    model.eval()
+    reference = perturb(ref.Seq2SeqTransformer(**ctor), scale=0.05)
+    model = load_reference_weights(cls(**ctor), reference).eval()
     with torch.no_grad():
         memory, src_mask = model.encode(src)
         return memory, src_mask, model.decode(tgt, memory, src_mask)

@@ -1,0 +1,72 @@
+"""Checking a learner's nn.Module: give it the reference's weights, by name, and compare outputs.
+
+Module exercises (chapters 05 and 07-11) promise that the learner's module has exactly the
+reference's parameter names and shapes, GPT-2's where there is one. The check builds the
+reference, nudges its weights away from their initial values (so a forgotten LayerNorm gain or
+bias shows), copies them into the learner's module with `load_state_dict(strict=True)` and runs
+both on the same input. A name or shape that does not line up is reported by name before
+anything runs, instead of as torch's wall of `Missing key(s) in state_dict`.
+"""
+import torch
+import torch.nn as nn
+
+
+class ParameterMismatch(ValueError):
+    """The learner's module does not have the reference's parameter names or shapes."""
+
+
+def perturb(module, scale=0.2):
+    """Move every parameter away from its initial value (LayerNorm's 1s and 0s especially), so
+    that forgetting to use one changes the output. Uses torch's global RNG, which the engine seeds."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return module
+
+
+def _contract(module, strict_buffers):
+    """The named tensors a module must share with the reference: its parameters, and with
+    `strict_buffers` its persistent buffers too (everything `state_dict()` saves)."""
+    if strict_buffers:
+        return dict(module.state_dict(keep_vars=True))
+    return dict(module.named_parameters(remove_duplicate=False))
+
+
+def parameter_mismatch(model, reference, hint="", strict_buffers=False):
+    """None when `model` has the reference's parameter names and shapes, else a message naming
+    each missing, unexpected or wrongly shaped one. `hint` ends the message with chapter advice;
+    `strict_buffers` counts persistent buffers as part of the contract (chapter 08 teaches
+    `register_buffer(..., persistent=False)` so that a mask stays out of the state dict)."""
+    if not isinstance(model, nn.Module):
+        return (f"expected an nn.Module, got {type(model).__name__}: "
+                "did you forget `super().__init__()` or to subclass nn.Module?")
+    want, have = _contract(reference, strict_buffers), _contract(model, strict_buffers)
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or extra:
+        buffers = [name for name, _ in model.named_buffers() if name in extra]
+        if buffers:
+            hint += (f". {buffers} are buffers, which the state dict saves: register them with "
+                     "register_buffer(..., persistent=False), or build them in forward")
+        return (f"your module's parameter names differ from the reference's: missing {missing}, "
+                f"unexpected {extra}. The grader copies the reference's weights in by name "
+                f"(load_state_dict(strict=True)); the expected parameters are {sorted(want)}{hint}")
+    wrong = [f"{name!r} has shape {tuple(have[name].shape)}, expected {tuple(p.shape)}"
+             for name, p in want.items() if have[name].shape != p.shape]
+    if wrong:
+        return ("your module's parameters have the wrong shape: " + "; ".join(wrong)
+                + " (nn.Linear(n_in, n_out) stores its weight as (n_out, n_in))")
+    return None
+
+
+def load_reference_weights(model, reference, hint="", strict_buffers=False):
+    """Copy the reference's parameters into `model` with strict=True and return it; raise
+    ParameterMismatch naming the parameters that do not line up. Unless `strict_buffers`, the
+    learner's own buffers (a causal-mask buffer, say) are kept and are not part of the contract."""
+    problem = parameter_mismatch(model, reference, hint, strict_buffers)
+    if problem:
+        raise ParameterMismatch(problem)
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    state = {k: v for k, v in reference.state_dict().items() if k in parameters}
+    state.update({k: v for k, v in model.state_dict().items() if k not in parameters})   # its buffers
+    model.load_state_dict(state, strict=True)
+    return model
