@@ -65,8 +65,9 @@ def _compare_arrays(got: np.ndarray, exp: np.ndarray, rtol, atol, check_dtype, w
     return Fail(msg)
 
 
-def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="") -> Fail | None:
-    """Recursive comparison of normalized values; `where` names the part being compared."""
+def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="", parts=None) -> Fail | None:
+    """Recursive comparison of normalized values; `where` names the part being compared, and
+    `parts` names the items of a tuple result ("logits", "loss") so messages need not say [0]."""
     at = f"{where}: " if where else ""
     if isinstance(exp, TensorValue):
         if not isinstance(got, TensorValue):
@@ -82,9 +83,11 @@ def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="") -
         if not isinstance(got, (list, tuple)):
             return Fail(f"{at}expected a {type(exp).__name__} of length {len(exp)}, got {describe(got)}")
         if len(got) != len(exp):
-            return Fail(f"{at}expected {len(exp)} items, got {len(got)}")
+            named = f" ({', '.join(parts)})" if parts and len(parts) == len(exp) else ""
+            return Fail(f"{at}expected {len(exp)} items{named}, got {len(got)}")
         for i, (g, e) in enumerate(zip(got, exp)):
-            fail = compare_values(g, e, rtol, atol, check_dtype, f"{where}[{i}]")
+            part = parts[i] if parts and len(parts) == len(exp) else f"[{i}]"
+            fail = compare_values(g, e, rtol, atol, check_dtype, f"{where}{part}")
             if fail:
                 return fail
         return None
@@ -118,8 +121,9 @@ def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="") -
     raise TypeError(f"cannot compare expected value of type {type(exp).__name__}")
 
 
-def close(rtol=1e-7, atol=1e-9, check_dtype=True):
-    """A comparator: same structure, shapes and dtypes, values within rtol/atol (see np.isclose)."""
+def close(rtol=1e-7, atol=1e-9, check_dtype=True, parts=None):
+    """A comparator: same structure, shapes and dtypes, values within rtol/atol (see np.isclose).
+    `parts` names the items of a tuple result, in order, for the messages."""
     def compare(got, expected, args):
-        return compare_values(got, expected, rtol, atol, check_dtype)
+        return compare_values(got, expected, rtol, atol, check_dtype, parts=parts)
     return compare

@@ -48,3 +48,15 @@ def test_results_cross_the_process_boundary_as_data_only():
     assert back[1].dtype == "torch.float32" and back[1].requires_grad and np.array_equal(back[1].array, [2, 2])
     assert back[2] == {"k": [1, 2.5, None, "s"]}
     assert isinstance(back[3], Opaque)
+
+
+def test_messages_name_the_parts_of_a_tuple_result():
+    """A learner reads "loss: expected 2.3, got 4.6", not "[1]: expected ..."."""
+    from grader.compare import close
+    logits = normalize(torch.zeros(2, 3))
+    compare = close(parts=("logits", "loss"))
+    assert compare((logits, 4.6), (logits, 2.3), ()).message == "loss: expected 2.3, got 4.6"
+    assert compare((logits,), (logits, 2.3), ()).message == "expected 2 items (logits, loss), got 1"
+    nested = compare_values(((1.0, 2.0), 3.0), ((1.0, 2.5), 3.0), parts=("pair", "x"))
+    assert nested.message == "pair[1]: expected 2.5, got 2"
+    assert compare_values((1.0, 2.0), (1.0, 2.5)).message == "[1]: expected 2.5, got 2"

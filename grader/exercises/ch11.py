@@ -145,7 +145,7 @@ class ScaledByDModel(ref.CrossAttention):
 
 CrossAttention = Exercise(
     id="11.CrossAttention", points=3, difficulty="medium", minutes=30,
-    compare=FLOAT32,
+    compare=close(rtol=1e-4, atol=1e-5, parts=("output", "attention weights")),
     cases=[
         Case("3 decoder positions over a memory of 5, no mask",
              lambda rng: (16, 2, tensor(rng, 2, 3, 16), tensor(rng, 2, 5, 16), None),
@@ -409,7 +409,7 @@ class S2SPadIdZero(ref.Seq2SeqTransformer):
 
 Seq2SeqTransformer = Exercise(
     id="11.Seq2SeqTransformer", points=3, difficulty="medium", minutes=30,
-    compare=FLOAT32,
+    compare=close(rtol=1e-4, atol=1e-5, parts=("encode: memory", "encode: src_mask", "decode: logits")),
     cases=[
         Case("two padded sources (lengths 6 and 3), 4 target tokens",
              _seq2seq_inputs([6, 3], 6, 4), run=_run_seq2seq),
