@@ -275,6 +275,27 @@ def _recognise_mistake(exercise: Exercise, index: int, got) -> Mistake | None:
     return None
 
 
+def _recognise_raised(exercise: Exercise, index: int, error: str) -> Mistake | None:
+    """The known mistake that raises the learner's exception (same type and message) on this
+    case, if any. Only the first line counts: the second says where in the code it was raised."""
+    first_line = error.split("\n", 1)[0]
+    for mistake in exercise.mistakes:
+        theirs = run_case(exercise, index, mistake.fn)
+        if theirs.error is not None and theirs.error.split("\n", 1)[0] == first_line:
+            return mistake
+    return None
+
+
+def _recognise_mutation(exercise: Exercise, index: int, inputs_after) -> Mistake | None:
+    """The known mistake that changes the arguments exactly as the learner's code did."""
+    for mistake in exercise.mistakes:
+        theirs = run_case(exercise, index, mistake.fn)
+        if theirs.error is None and theirs.inputs_after is not None and \
+                compare_values(inputs_after, theirs.inputs_after, rtol=0, atol=0) is None:
+            return mistake
+    return None
+
+
 def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
     return next((m for m in exercise.mistakes if m.name == name), None)
 
@@ -285,8 +306,12 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
     if exercise.pure and outcome.inputs_after is not None:
         for i, (before, after) in enumerate(zip(args, outcome.inputs_after)):
             if compare_values(after, before, rtol=0, atol=0) is not None:
-                return CaseResult(case.name, False, f"your function changed its argument #{i + 1}; "
-                                  "it must leave its inputs unchanged (work on a copy)")
+                message = (f"your function changed its argument #{i + 1}; "
+                           "it must leave its inputs unchanged (work on a copy)")
+                mistake = _recognise_mutation(exercise, index, outcome.inputs_after)
+                if mistake:
+                    message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
+                return CaseResult(case.name, False, message, mistake.name if mistake else None)
     compare = case.compare or exercise.compare
     fail = compare(outcome.value, expected.value, args)
     if fail is None:
@@ -311,8 +336,13 @@ def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
             result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
             return result
         if outcome.error is not None:
-            result.cases.append(CaseResult(name, False, f"your code raised {outcome.error}"))
-            result.status, result.message = "error", f"case '{name}': your code raised {outcome.error}"
+            message = f"your code raised {outcome.error}"
+            mistake = _recognise_raised(exercise, i, outcome.error)
+            if mistake:
+                message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
+            result.cases.append(CaseResult(name, False, message, mistake.name if mistake else None))
+            result.status, result.mistake = "error", mistake.name if mistake else None
+            result.message = f"case '{name}': {message}"
             return result
         expected = run_case(exercise, i, reference)
         if expected.error:  # a bug in the course, not in the learner's answer

@@ -82,3 +82,56 @@ def test_exercise_metadata(exercise_id):
     assert ex.points > 0 and ex.minutes > 0
     assert ex.difficulty in ("easy", "medium", "hard")
     assert len(ex.cases) >= 2
+
+
+def test_a_known_mistake_that_raises_is_named_by_its_exception():
+    """A mistake can show as an exception (a shape error from a wrong transpose): when the
+    learner's code raises what a known mistake raises on the same case, the report names it;
+    a different exception is reported as it is, with no guessed name."""
+    import dataclasses
+
+    from grader.engine import Mistake
+
+    def wrong_axis(*args):
+        raise IndexError("Dimension out of range (expected to be in range of [-2, 1], but got 2)")
+
+    ex = dataclasses.replace(EXERCISES["01.one_hot"],
+                             mistakes=[Mistake("summed over the wrong axis", "use axis=1.", wrong_axis)])
+    same = grade_function(ex, lambda *args: wrong_axis())
+    assert same.status == "error" and same.mistake == "summed over the wrong axis"
+    assert "use axis=1." in same.message
+
+    def other(*args):
+        raise ValueError("something else")
+    different = grade_function(ex, other)
+    assert different.status == "error" and different.mistake is None
+    assert "This looks like a known mistake" not in different.message
+
+
+def test_a_known_mistake_that_changes_the_input_is_named():
+    """Sorting the labels in place (say) changes the caller's array: when the learner changes
+    the arguments exactly as a known mistake does, the report names that mistake."""
+    import dataclasses
+
+    from grader.engine import Mistake
+    from grader.reference.ch01 import one_hot
+
+    def sorts_in_place(labels, *rest):
+        labels.sort()
+        return one_hot(labels, *rest)
+
+    ex = dataclasses.replace(EXERCISES["01.one_hot"],
+                             mistakes=[Mistake("sorted the labels in place", "work on a copy.", sorts_in_place)])
+
+    def learner(labels, *rest):          # the same mistake, written differently
+        labels[:] = sorted(labels.tolist())
+        return one_hot(labels, *rest)
+    same = grade_function(ex, learner)
+    assert same.status == "failed" and same.mistake == "sorted the labels in place", same.message
+    assert "changed its argument #1" in same.message
+
+    def zeroes_in_place(labels, *rest):
+        labels[:] = 0
+        return one_hot(labels, *rest)
+    different = grade_function(ex, zeroes_in_place)
+    assert different.status == "failed" and different.mistake is None
