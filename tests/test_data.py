@@ -80,6 +80,8 @@ def test_bundled_split_is_stratified_and_shuffled(data_dir):
     for d in range(10):  # a fixed 20% of each digit is test
         total = TRAIN_PER_DIGIT[d] + TEST_PER_DIGIT[d]
         assert TEST_PER_DIGIT[d] == round(0.2 * total)
+    assert np.bincount(y_train, minlength=10).tolist() == list(TRAIN_PER_DIGIT)
+    assert np.bincount(y_test, minlength=10).tolist() == list(TEST_PER_DIGIT)
     assert len(set(map(bytes, x_train)) & set(map(bytes, x_test))) == 0
     assert (np.diff(y_train) != 0).mean() > 0.8  # not sorted by digit
 

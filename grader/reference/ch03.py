@@ -2,7 +2,7 @@
 
 Do not edit: edit the notebook and run `grader build`."""
 import numpy as np
-from grader.reference.ch02 import sigmoid, sigmoid_prime, init_params, feedforward, accuracy
+from grader.reference.ch02 import sigmoid, sigmoid_prime, feedforward
 
 
 def quadratic_cost(A, Y):

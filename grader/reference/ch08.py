@@ -4,7 +4,7 @@ Do not edit: edit the notebook and run `grader build`."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from grader.reference.ch07 import scaled_dot_product_attention, SelfAttentionHead
+from grader.reference.ch07 import scaled_dot_product_attention
 
 
 def causal_mask(T):

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from grader.reference.ch09 import Block, LayerNorm, split_heads
+from grader.reference.ch09 import Block, LayerNorm
 
 
 @dataclass
