@@ -3,7 +3,7 @@
 `notebook_times` collects how long each notebook took to run (tests/test_notebooks.py), and
 `pytest_terminal_summary` prints them at the end of every run, so that the times show up in
 the normal `pytest` output (no `-s` needed) and a chapter creeping over its budget is seen
-before it becomes a failure.
+(tests/test_notebooks.py flags it; benchmarks/notebook_times.py is the check that fails).
 """
 import pytest
 

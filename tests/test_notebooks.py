@@ -16,10 +16,13 @@ folder (as in JupyterLab), COURSE_FAST=1 (slow cells scale down, as in CI), MPLB
 figures take the inline backend as they do for learners, 600 s per cell at most. Outputs are
 never written back to the notebooks.
 
-Time budget: under COURSE_FAST=1 each notebook must finish in under 2 minutes on a 2-core CPU
-(authors aim for 30 s), kernel start included, and this whole module in under 15 minutes. Each
-notebook's time is printed in the "notebook run times" section at the end of the pytest output
-(see tests/conftest.py); `python benchmarks/notebook_times.py` times the full (non-fast) runs.
+Time budget: under COURSE_FAST=1 each notebook should finish in under 2 minutes on a 2-core
+CPU (authors aim for 30 s), kernel start included, and this whole module in under 15 minutes.
+That is a speed target, so it is reported, not asserted: a wall clock in a unit test fails when
+the machine is loaded or paused, not when the notebook is wrong. Each notebook's time is printed
+in the "notebook run times" section at the end of the pytest output, with the slowest cells of
+any notebook over budget (tests/conftest.py); `python benchmarks/notebook_times.py --fast` is the
+check that exits 1 on a notebook over its budget.
 """
 import re
 import time
@@ -30,6 +33,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from grader.kernel_client import patient_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -52,10 +57,12 @@ def course_environment(monkeypatch):
 def execute(path, notebook_times):
     """Run `path` in a fresh kernel until the end or the first error.
 
-    Returns (executed notebook, CellExecutionError or None, seconds) and records the time.
+    Returns (executed notebook, CellExecutionError or None, seconds) and records the time, with
+    the slowest cells when it is over NOTEBOOK_BUDGET_S.
     """
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S,
+                            config=patient_config(),  # no stall until the timeout: see its docstring
                             resources={"metadata": {"path": str(path.parent)}})
     error, verdict = None, "ran to the end"
     start = time.perf_counter()
@@ -68,6 +75,9 @@ def execute(path, notebook_times):
         raise
     finally:
         seconds = time.perf_counter() - start
+        if seconds > NOTEBOOK_BUDGET_S:
+            verdict += (f"; OVER the {NOTEBOOK_BUDGET_S} s budget (slowest: {slowest_cells(nb)}; "
+                        "the rest is kernel start-up and gaps between cells)")
         notebook_times.append((f"{path.parent.name}/{path.name}", seconds, verdict))
     return nb, error, seconds
 
@@ -102,24 +112,15 @@ def slowest_cells(nb, count=3):
     return ", ".join(f"cell {i}: {s:.1f} s" for s, i in sorted(times, reverse=True)[:count])
 
 
-def check_budget(path, nb, seconds):
-    assert seconds < NOTEBOOK_BUDGET_S, (
-        f"{path.parent.name}/{path.name} took {seconds:.0f} s with COURSE_FAST=1; the budget is "
-        f"{NOTEBOOK_BUDGET_S} s (slowest: {slowest_cells(nb)}; the rest: other cells and kernel "
-        "start-up). Scale the slow cells down when os.environ.get('COURSE_FAST') == '1' (fewer "
-        "steps, a smaller subset), as docs/writing-a-chapter.md describes.")
-
-
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
 def test_solution_notebook_runs_to_the_end(path, course_environment, notebook_times):
     """The reference notebook is what instructors release and what `grader build` derives the
     learner's copy from: every cell of it must run, in order, in a fresh kernel."""
-    nb, error, seconds = execute(path, notebook_times)
+    nb, error, _ = execute(path, notebook_times)
     if error is not None:
         index = first_error_cell(nb)
         pytest.fail(f"solutions/{path.name} raised {error.ename} in {describe(nb, index, error)}",
                     pytrace=False)
-    check_budget(path, nb, seconds)
 
 
 @pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=lambda p: p.stem)
@@ -127,7 +128,7 @@ def test_course_notebook_first_error_is_an_exercise_stub(path, course_environmen
     """A learner opens the course notebook and runs it. Everything before the first exercise
     must work; the first thing allowed to fail is an unfinished exercise, with the stub's
     NotImplementedError (directly, or through `check(...)`, which re-raises it)."""
-    nb, error, seconds = execute(path, notebook_times)
+    nb, error, _ = execute(path, notebook_times)
     has_exercises = any(nbgrader_meta(cell).get("solution") for cell in nb.cells)
     if error is None:
         assert not has_exercises, (
@@ -146,4 +147,3 @@ def test_course_notebook_first_error_is_an_exercise_stub(path, course_environmen
     assert from_check or from_stub, (
         f"course/{path.name}: a NotImplementedError that comes neither from an exercise stub nor "
         f"from check(...), in {where}")
-    check_budget(path, nb, seconds)
