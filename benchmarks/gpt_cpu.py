@@ -9,10 +9,17 @@ iterations, gradient clipping at 1.0.
     python benchmarks/gpt_cpu.py --iters 200          # a quick timing run
     python benchmarks/gpt_cpu.py --compile            # through torch.compile (needs g++ or clang++)
     python benchmarks/gpt_cpu.py --nanogpt ~/nanoGPT  # nanoGPT's own model.py, same loop, same clock
+    python benchmarks/gpt_cpu.py --replay-nanogpt     # nanoGPT train.py's random draws and estimate
 
 `--nanogpt` imports model.py from a checkout of karpathy/nanoGPT and trains its GPT with its own
 `configure_optimizers`, so the two models can be compared on one machine. How fast a step can
 be at all is bounded by its matrix products: `python benchmarks/matmul_floor.py` times them.
+
+`--replay-nanogpt` makes the run comparable with the losses nanoGPT's train.py prints: it draws
+every batch from the global RNG in train.py's order (seed, model, first batch, then an estimate
+of 20 batches per split at steps 0, 250, ..., 2000 between the training batches), uses its
+warm-up (lr * (it + 1) / (warmup + 1)), and prints those estimates. nanoGPT's README figure for
+this recipe ("a loss of only 1.88") is the validation estimate at step 2000.
 
 On a machine shared with other work, waiting OpenMP threads that spin fight the other
 processes for the cores: measured here at load 7 on 2 cores, 2237 ms/step with the default
@@ -21,7 +28,8 @@ the default (spinning) was fastest: 79 ms/step against 138 ms passive and 113 ms
 So the default is kept; try those two when the machine is busy.
 
 Prints: data source, machine load, median ms per step (after warm-up), tokens per second,
-validation loss estimated over --eval-batches fixed batches, parameter count, peak memory.
+validation loss estimated over --eval-batches fixed batches (and nanoGPT's estimates with
+--replay-nanogpt), parameter count, peak memory.
 """
 import argparse
 import contextlib
@@ -83,6 +91,25 @@ def nanogpt_model(checkout, config):
     return model, optimizer
 
 
+def nanogpt_lr(step, max_lr, min_lr, warmup_steps, max_steps):
+    """nanoGPT train.py's get_lr: the same cosine, after a warm-up of (step + 1) / (warmup + 1)."""
+    if step < warmup_steps:
+        return max_lr * (step + 1) / (warmup_steps + 1)
+    return cosine_lr(step, max_lr, min_lr, warmup_steps, max_steps)
+
+
+@torch.no_grad()
+def nanogpt_estimate(model, splits, batch_size, block_size, eval_iters=20):
+    """nanoGPT train.py's estimate_loss with the README's --eval_iters=20: the mean loss of
+    eval_iters batches per split, drawn from the global RNG (so it moves the training batches on)."""
+    model.eval()
+    out = {name: statistics.fmean(model(*get_batch(data, batch_size, block_size))[1].item()
+                                  for _ in range(eval_iters))
+           for name, data in splits.items()}
+    model.train()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=2000, help="training steps (the schedule decays over this many)")
@@ -96,6 +123,8 @@ def main():
     ap.add_argument("--nanogpt", type=Path, metavar="DIR",
                     help="train nanoGPT's model.py from this checkout instead of the course's model")
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--replay-nanogpt", action="store_true",
+                    help="nanoGPT train.py's batch order, warm-up and 20-batch estimates every 250 steps")
     args = ap.parse_args()
 
     if args.compile and not any(shutil.which(c) for c in ("g++", "clang++", "c++")):
@@ -114,18 +143,25 @@ def main():
                 else "course model, SDPA attention, fused AdamW")
     params = [p for g in optimizer.param_groups for p in g["params"]]
     train_step = torch.compile(model) if args.compile else model   # evaluation uses the plain model
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = None if args.replay_nanogpt else torch.Generator().manual_seed(args.seed)
+    schedule = nanogpt_lr if args.replay_nanogpt else cosine_lr
+    block = config["block_size"]
+    estimates = {}                                              # step -> {"train": .., "val": ..}
 
     times = []
     started = time.perf_counter()
     model.train()
+    x, y = get_batch(train, batch_size, block, gen)             # train.py draws the first batch here
+    splits = {"train": train, "val": val}
     for step in range(args.iters):
+        if args.replay_nanogpt and step % 250 == 0:
+            estimates[step] = nanogpt_estimate(model, splits, batch_size, block)
         t0 = time.perf_counter()
-        lr = cosine_lr(step, max_lr, min_lr, warmup_steps, args.iters)
+        lr = schedule(step, max_lr, min_lr, warmup_steps, args.iters)
         for g in optimizer.param_groups:
             g["lr"] = lr
-        x, y = get_batch(train, batch_size, config["block_size"], gen)
         _, loss = train_step(x, y)
+        x, y = get_batch(train, batch_size, block, gen)         # the next batch, as train.py does
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
@@ -133,6 +169,8 @@ def main():
         times.append(time.perf_counter() - t0)
         if step % 500 == 0 or step == args.iters - 1:
             print(f"step {step:5d}  loss {loss.item():.4f}  lr {lr:.2e}", flush=True)
+    if args.replay_nanogpt:
+        estimates[args.iters] = nanogpt_estimate(model, splits, batch_size, block)
     training_time = time.perf_counter() - started
 
     model.eval()
@@ -151,6 +189,12 @@ def main():
     print(f"median step: {median * 1e3:.2f} ms  (mean {statistics.fmean(times) * 1e3:.2f} ms)")
     print(f"tokens/s: {batch_size * config['block_size'] / median:,.0f}")
     print(f"validation loss: {statistics.fmean(losses):.4f}  (mean over {args.eval_batches} batches of {batch_size})")
+    if estimates:
+        print("nanoGPT-style estimates (20 batches per split): " + ", ".join(
+            f"step {k} val {v['val']:.4f}" for k, v in estimates.items()))
+        last = max(estimates)
+        print(f"nanoGPT-style validation loss at step {last}: {estimates[last]['val']:.4f}  "
+              f"(train {estimates[last]['train']:.4f})")
     print(f"peak memory (maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -5,6 +5,7 @@ works on a machine without ../shared/bench (it falls back to the bundled corpus 
 `--nanogpt` runs an outside model.py through the same training loop, and that a bad `--nanogpt`
 folder is a one-line error rather than a traceback. The figures themselves are in the issue notes.
 """
+import json
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--iters", "3", "--warmup", "0", "--eval-batches", "2"]
@@ -77,3 +79,65 @@ def test_compile_option_trains(tmp_path):
     run = gpt_cpu("--compile", tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "torch.compile" in figures(run.stdout)["path"]
+
+
+def test_replay_nanogpt_draws_batches_in_train_py_order(tmp_path):
+    """--replay-nanogpt exists to make our losses comparable with the ones nanoGPT's train.py
+    prints, which depend on the exact order of its random draws. So: a model.py that records every
+    batch it is given (and draws nothing itself) must see exactly the sequence train.py would make
+    after torch.manual_seed(1337), written out here the way train.py writes it: the first training
+    batch, an estimate of 20 train and 20 val batches at step 0, one new batch per step, and a last
+    estimate after the final step."""
+    record = tmp_path / "batches.jsonl"
+    (tmp_path / "model.py").write_text(textwrap.dedent(f"""
+        import json
+        import torch
+        import torch.nn.functional as F
+
+        class GPTConfig:
+            def __init__(self, **kwargs):
+                self.__dict__.update(kwargs)
+
+        class GPT(torch.nn.Module):
+            def __init__(self, config):
+                super().__init__()
+                self.bias = torch.nn.Parameter(torch.zeros(config.vocab_size))  # no random init
+
+            def forward(self, idx, targets):
+                with open({str(record)!r}, "a") as f:
+                    f.write(json.dumps(idx.tolist()) + "\\n")
+                logits = self.bias.expand(*idx.shape, -1)
+                return logits, F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+
+            def configure_optimizers(self, weight_decay, learning_rate, betas, device_type):
+                return torch.optim.AdamW(self.parameters(), lr=learning_rate, betas=betas)
+    """))
+    run = gpt_cpu("--nanogpt", str(tmp_path), "--replay-nanogpt", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "nanoGPT-style validation loss at step 3" in run.stdout, run.stdout
+
+    from grader import load_shakespeare
+    text = load_shakespeare()
+    stoi = {c: i for i, c in enumerate(sorted(set(text)))}
+    data = torch.tensor([stoi[c] for c in text])
+    train, val = data[:int(0.9 * len(data))], data[int(0.9 * len(data)):]
+
+    def draw(split):                                  # train.py's get_batch, block 64, batch 12
+        ix = torch.randint(len(split) - 64, (12,))
+        return torch.stack([split[i:i + 64] for i in ix]).tolist()
+
+    def estimate():
+        return [draw(train) for _ in range(20)] + [draw(val) for _ in range(20)]
+
+    torch.manual_seed(1337)
+    first = draw(train)
+    at_step_0 = estimate()
+    steps = [first] + [draw(train) for _ in range(2)]
+    draw(train)                                       # train.py fetches a batch after the last step
+    at_step_3 = estimate()
+    expected = at_step_0 + steps + at_step_3
+
+    seen = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(seen) == len(expected) + 2             # + the final fixed-batch evaluation
+    for i, (got, want) in enumerate(zip(seen, expected)):
+        assert got == want, f"forward call {i} got a different batch than train.py would draw"
