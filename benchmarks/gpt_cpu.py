@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 
 from grader import load_shakespeare
-from grader.reference.ch10 import GPT, GPTConfig, configure_optimizer, cosine_lr, get_batch
+from grader.reference.ch10 import GPT, GPTConfig, configure_optimizer, cosine_lr, estimate_loss, get_batch
 
 BENCH_TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "tinyshakespeare.txt"
 
@@ -98,18 +98,6 @@ def nanogpt_lr(step, max_lr, min_lr, warmup_steps, max_steps):
     return cosine_lr(step, max_lr, min_lr, warmup_steps, max_steps)
 
 
-@torch.no_grad()
-def nanogpt_estimate(model, splits, batch_size, block_size, eval_iters=20):
-    """nanoGPT train.py's estimate_loss with the README's --eval_iters=20: the mean loss of
-    eval_iters batches per split, drawn from the global RNG (so it moves the training batches on)."""
-    model.eval()
-    out = {name: statistics.fmean(model(*get_batch(data, batch_size, block_size))[1].item()
-                                  for _ in range(eval_iters))
-           for name, data in splits.items()}
-    model.train()
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=2000, help="training steps (the schedule decays over this many)")
@@ -146,7 +134,7 @@ def main():
     gen = None if args.replay_nanogpt else torch.Generator().manual_seed(args.seed)
     schedule = nanogpt_lr if args.replay_nanogpt else cosine_lr
     block = config["block_size"]
-    estimates = {}                                              # step -> {"train": .., "val": ..}
+    estimates = {}               # step -> {"train": .., "val": ..}, train.py's estimate_loss at eval_iters=20
 
     times = []
     started = time.perf_counter()
@@ -155,7 +143,7 @@ def main():
     splits = {"train": train, "val": val}
     for step in range(args.iters):
         if args.replay_nanogpt and step % 250 == 0:
-            estimates[step] = nanogpt_estimate(model, splits, batch_size, block)
+            estimates[step] = estimate_loss(model, splits, batch_size, 20)   # global RNG, as train.py
         t0 = time.perf_counter()
         lr = schedule(step, max_lr, min_lr, warmup_steps, args.iters)
         for g in optimizer.param_groups:
@@ -170,14 +158,11 @@ def main():
         if step % 500 == 0 or step == args.iters - 1:
             print(f"step {step:5d}  loss {loss.item():.4f}  lr {lr:.2e}", flush=True)
     if args.replay_nanogpt:
-        estimates[args.iters] = nanogpt_estimate(model, splits, batch_size, block)
+        estimates[args.iters] = estimate_loss(model, splits, batch_size, 20)
     training_time = time.perf_counter() - started
 
-    model.eval()
     eval_gen = torch.Generator().manual_seed(0)                 # the same batches every run
-    with torch.no_grad():
-        losses = [model(*get_batch(val, batch_size, config["block_size"], eval_gen))[1].item()
-                  for _ in range(args.eval_batches)]
+    val_loss = estimate_loss(model, {"val": val}, batch_size, args.eval_batches, eval_gen)["val"]
     median = statistics.median(times[args.warmup:] if len(times) > args.warmup else times)
     load = os.getloadavg()
     print(f"data: {source}")
@@ -188,7 +173,7 @@ def main():
     print(f"iterations: {args.iters}  (first step {times[0]:.2f} s, whole training {training_time:.1f} s)")
     print(f"median step: {median * 1e3:.2f} ms  (mean {statistics.fmean(times) * 1e3:.2f} ms)")
     print(f"tokens/s: {batch_size * config['block_size'] / median:,.0f}")
-    print(f"validation loss: {statistics.fmean(losses):.4f}  (mean over {args.eval_batches} batches of {batch_size})")
+    print(f"validation loss: {val_loss:.4f}  (mean over {args.eval_batches} batches of {batch_size})")
     if estimates:
         print("nanoGPT-style estimates (20 batches per split): " + ", ".join(
             f"step {k} val {v['val']:.4f}" for k, v in estimates.items()))

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from grader.kernel_client import patient_config
+from grader.kernel_client import notebook_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +27,7 @@ def run(path: Path, fast: bool, timeout: int, output: Path | None) -> tuple[floa
     nb = nbformat.read(path, as_version=4)
     previous = os.environ.get("COURSE_FAST")
     os.environ["COURSE_FAST"] = "1" if fast else "0"   # the kernel inherits our environment
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=patient_config(),
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(nb, path.parent, timeout)
     start, error = time.perf_counter(), None
     try:
         client.execute()

@@ -18,7 +18,7 @@ Use it by naming the client class in the kernel manager's configuration,
 
     c.AsyncKernelManager.client_class = "grader.kernel_client.PatientKernelClient"
 
-as nbgrader_config.py does, or pass `NotebookClient(nb, config=patient_config())` in code.
+as nbgrader_config.py does, or in code build the runner with `notebook_client(nb, folder, timeout)`.
 """
 from math import ceil
 from queue import Empty
@@ -26,6 +26,7 @@ from time import monotonic
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
+from nbclient import NotebookClient
 from traitlets import Type
 from traitlets.config import Config
 
@@ -61,3 +62,11 @@ def patient_config() -> Config:
     config = Config()
     config.AsyncKernelManager.client_class = f"{__name__}.PatientKernelClient"
     return config
+
+
+def notebook_client(nb, folder, timeout: int) -> NotebookClient:
+    """The runner for a course notebook, as the tests and benchmarks run it: a fresh python3
+    kernel started in `folder` (the notebook's own, as in Jupyter), at most `timeout` seconds per
+    cell, talking through PatientKernelClients."""
+    return NotebookClient(nb, kernel_name="python3", timeout=timeout, config=patient_config(),
+                          resources={"metadata": {"path": str(folder)}})

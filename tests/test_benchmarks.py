@@ -101,6 +101,7 @@ def test_replay_nanogpt_draws_batches_in_train_py_order(tmp_path):
         class GPT(torch.nn.Module):
             def __init__(self, config):
                 super().__init__()
+                self.config = config                                              # as nanoGPT's GPT
                 self.bias = torch.nn.Parameter(torch.zeros(config.vocab_size))  # no random init
 
             def forward(self, idx, targets):

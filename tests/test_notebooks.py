@@ -31,10 +31,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from grader.kernel_client import patient_config
+from grader.kernel_client import notebook_client
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -61,9 +60,7 @@ def execute(path, notebook_times):
     the slowest cells when it is over NOTEBOOK_BUDGET_S.
     """
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S,
-                            config=patient_config(),  # no stall until the timeout: see its docstring
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(nb, path.parent, CELL_TIMEOUT_S)
     error, verdict = None, "ran to the end"
     start = time.perf_counter()
     try:
