@@ -366,11 +366,10 @@ def _child_main(result_fd: int):
     program = json.loads(sys.stdin.read())
     wanted = set(program["run"])
     state = {"current": None}
+    guard = None
     if program.get("guard") is not None:
         from .sandbox import install_guard
-        install_guard(program["guard"],
-                      lambda text: send(event="forbidden", id=state["current"], message=text),
-                      lambda name: send(event="unsupported", id=state["current"], message=name))
+        guard = install_guard(program["guard"], lambda text: send(event="forbidden", id=state["current"], message=text))
     namespace = {"__name__": "__main__", "get_ipython": _QuietIPython}
     for cell in program["cells"]:
         ex_id = cell["exercise"]
@@ -397,11 +396,15 @@ def _child_main(result_fd: int):
         send(event="start", id=ex_id)
         with others_as_references(exercise, namespace):
             for i in range(len(exercise.cases)):
+                if guard:
+                    guard.misses.clear()
                 try:
                     args = pickle.loads(base64.b64decode(hidden[i - n_public]["args"])) if i >= n_public else None
                     outcome = run_case(exercise, i, target, args)
                 except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
                     outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                if guard and guard.misses and outcome.error:   # the course's check, not the answer, failed
+                    send(event="unsupported", id=ex_id, message=guard.misses[0])
                 send(event="outcome", id=ex_id, outcome=_encode_outcome(outcome, program["max_result_bytes"]))
                 if outcome.not_implemented:
                     break
