@@ -26,7 +26,8 @@ import numpy as np
 from .compare import Fail, close, compare_values
 from .values import normalize
 
-STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing")
+STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing",
+            "forbidden", "grader_error")   # the last two: instructor grading only (grader/runner.py)
 
 
 @dataclass
