@@ -77,6 +77,17 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_student_build(args) -> int:
+    from .student import BuildRefused, build
+    try:
+        wheel = build(_released(args.release) or (), args.out)
+    except BuildRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {wheel} and {args.out}/course/ (install: pip install {wheel})")
+    return 0
+
+
 def cmd_build(args) -> int:
     from .build import build_all
     changed = build_all(check_only=args.check)
@@ -113,6 +124,13 @@ def main(argv=None) -> int:
     p.add_argument("name", choices=["mnist", "shakespeare"])
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("student-build", help="build the student install: a wheel without the references "
+                                             "of the chapters not released, and the notebooks")
+    p.add_argument("--release", required=True, metavar="01,02",
+                   help="chapters whose reference the students may have ('' for none)")
+    p.add_argument("--out", required=True, help="folder for the wheel and course/")
+    p.set_defaults(func=cmd_student_build)
 
     p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
     p.add_argument("--check", action="store_true", help="only report what is out of date")

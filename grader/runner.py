@@ -18,6 +18,7 @@ import pickle
 import select
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +201,10 @@ def _hidden_program(ex: Exercise) -> list[dict]:
     program = []
     for i in range(n_public, len(ex.cases)):
         case = ex.cases[i]
+        with _JUDGING:
+            args = make_inputs(ex, i)
         program.append({"name": case.name, "run": _function_name(case.run),
-                        "args": base64.b64encode(pickle.dumps(make_inputs(ex, i))).decode("ascii")})
+                        "args": base64.b64encode(pickle.dumps(args)).decode("ascii")})
     return program
 
 
@@ -294,7 +297,8 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
                 elif kind == "outcome":
                     outcomes[ex_id].append(_decode_outcome(event["outcome"]))
                 elif kind == "end":
-                    results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                    with _JUDGING:
+                        results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
                     current = None
                     deadline = time.monotonic() + STARTUP_SECONDS
                 elif kind in ("error", "missing"):
@@ -317,6 +321,12 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
 
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+# `grader grade --jobs N` judges N notebooks from N threads of one process. Two threads in
+# OpenBLAS at once, each wanting every core, ran 16x slower here and once stalled for minutes
+# (two matrix products of chapter 01, seen with py-spy); one judgement at a time avoids that.
+# Learner code still runs in N child processes in parallel.
+_JUDGING = threading.Lock()
 
 
 def _settle_current(results, by_id, pending, current, message) -> dict:
@@ -382,7 +392,12 @@ def _child_main(result_fd: int):
         if ex_id not in wanted:
             continue
         wanted.discard(ex_id)
-        exercise = find_exercise(ex_id)
+        try:
+            exercise = find_exercise(ex_id)
+        except ImportError as exc:   # the chapter's checks import a withheld reference
+            send(event="unsupported", id=ex_id, message=exc.name or str(exc))
+            send(event="error", id=ex_id, message="the course's checks could not be loaded")
+            continue
         if cell_error:
             send(event="error", id=ex_id, message=f"running the exercise cell raised {cell_error}")
             continue

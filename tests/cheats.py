@@ -151,9 +151,14 @@ def patch_numpy(nb, chapter):
 
 
 def exception_hook(nb, chapter):
-    """An IPython exception handler that swallows every error, so failing test cells show none."""
-    return _with_cell(_answer_all(nb, chapter, wrong),
-                      "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n")
+    """IPython hooked so that no later cell can fail: an exception handler that shows nothing,
+    and an input transformer that wraps every cell in `try: ... except BaseException: pass`
+    (the handler alone is not enough: the kernel still reports the cell as failed)."""
+    return _with_cell(_answer_all(nb, chapter, wrong), (
+        "def _swallow(lines):\n"
+        "    return ['try:\\n'] + ['    ' + line for line in lines] + ['\\nexcept BaseException:\\n    pass\\n']\n"
+        "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+        "get_ipython().input_transformers_post.append(_swallow)\n"))
 
 
 def edited_tests(nb, chapter):
