@@ -1,9 +1,11 @@
 """The notebooks and the package agree: one source, generated copies in step, metadata intact."""
+import dataclasses
 import json
 
 import pytest
 
-from grader.build import COURSE, SOLUTIONS, build_all
+from grader.build import (COURSE, SOLUTIONS, build_all, chapter_exercises_or_none, exercise_headers,
+                          header_text, stale_headers)
 from grader.engine import all_exercises
 from grader.notebook import grade_id
 
@@ -62,3 +64,50 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("folder", [SOLUTIONS, COURSE], ids=["solutions", "course"])
+def test_every_exercise_has_a_fresh_header(chapter, folder):
+    """Right above each exercise cell, a generated header shows the exercise's points,
+    difficulty and time, and its known mistakes' hints: in the learner's copy and in the
+    nbgrader source alike. Changing an `Exercise` (points, a new Mistake) without running
+    `grader build` leaves the header telling the learner something false."""
+    nb = notebook_for(chapter, folder)
+    exercises = [ex for ex in EXERCISES.values() if ex.chapter == chapter]
+    assert stale_headers(nb, exercises) == [], "stale exercise headers: run `grader build`"
+
+
+def test_a_stale_header_is_caught():
+    """The header check above must be able to fail: on a header whose points, hints or place
+    no longer match the Exercise."""
+    ex = EXERCISES["03.backprop"]
+    nb = notebook_for("03", SOLUTIONS)
+    assert stale_headers(nb, [ex]) == []
+    assert stale_headers(nb, [dataclasses.replace(ex, points=ex.points + 1)]) == [ex.id]
+    assert stale_headers(nb, [dataclasses.replace(ex, mistakes=ex.mistakes[:-1])]) == [ex.id]
+    at = next(i for i, c in enumerate(nb["cells"]) if grade_id(c) == ex.name)
+    nb["cells"].insert(at, nb["cells"].pop(at - 1) | {"id": "somewhere-else"})
+    assert stale_headers(nb, [ex]) == [ex.id]
+    nb = exercise_headers(nb, [ex])  # the build repairs it
+    assert stale_headers(nb, [ex]) == []
+
+
+def test_header_says_points_difficulty_time_and_every_hint():
+    """What the header must show (issue 18): points, difficulty, minutes, and each known
+    mistake's hint, collapsed, so help does not require failing first."""
+    for ex in EXERCISES.values():
+        assert ex.difficulty in ("easy", "medium", "hard") and ex.minutes > 0, ex.id
+        text = header_text(ex)
+        first = text.splitlines()[0]
+        assert f"{ex.points} point" in first and ex.difficulty in first and f"{ex.minutes} min" in first
+        assert "<details>" in text and "</details>" in text
+        assert text.count("\n- ") == len(ex.mistakes) >= 2, ex.id
+    hint = header_text(EXERCISES["03.quadratic_cost"])
+    assert r"0.5\*||a - y||^2" in hint, "markdown must not turn a hint's * into italics"
+
+
+def test_headers_cover_a_chapter_without_checks_yet():
+    """A chapter being written (a solution notebook, no grader/exercises/chNN.py yet) builds
+    without headers instead of failing; once its module exists, the same code adds them."""
+    assert chapter_exercises_or_none("99") == []
