@@ -24,6 +24,12 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def fresh_session(monkeypatch):
+    """Each test starts as a new session: load_mnist has said nothing yet."""
+    monkeypatch.setattr("grader.data.mnist._SAID", set())
+
+
 def fake_mnist(folder, prefix, n, seed=0):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,6 +79,19 @@ def test_bundled_mnist(data_dir, capsys):
         assert 0 < images.mean() < 60 and images.max() == 255  # real digits: mostly black
         images[0, 0, 0] = 1  # students may modify what they load
     assert "bundled 10k subset (8,000 train / 2,000 test)" in capsys.readouterr().out
+
+
+def test_bundled_note_is_said_once_per_session(data_dir, capsys):
+    """A notebook loads the train and the test split (chapter 04 in several cells): the
+    "bundled 10k subset" line is news the first time, noise the next five. It is said again
+    when the data source changes (the full set was downloaded in the meantime)."""
+    for _ in range(3):
+        load_mnist("train"), load_mnist("test")
+    assert capsys.readouterr().out.count("bundled 10k subset") == 1
+    fake_mnist(data_dir / "mnist", "train", 6), fake_mnist(data_dir / "mnist", "t10k", 5)
+    load_mnist("train"), load_mnist("train")
+    out = capsys.readouterr().out
+    assert out.count("full dataset, train split") == 1 and "10k subset" not in out
 
 
 def test_bundled_split_is_stratified_and_shuffled(data_dir):
