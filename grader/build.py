@@ -15,6 +15,7 @@ The helpers at the bottom (`markdown`, `code`, `exercise`, `test`) make cells wi
 nbgrader metadata the course relies on; use them when writing a new chapter.
 """
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -100,13 +101,16 @@ def build_all(check_only=False) -> list[str]:
     for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(source, as_version=4)
         chapter = source.name[:2]
+        # The reference first: a new chapter's exercises module may import it (headers are
+        # markdown cells, so they never change the reference).
+        _write_if_changed(REFERENCE / f"ch{chapter}.py",
+                          reference_module(nb, f"solutions/{source.name}"), check_only, changed)
+        importlib.invalidate_caches()
         with_headers = exercise_headers(nb, chapter_exercises_or_none(chapter))
         if with_headers != nb:  # only then: an unchanged source keeps its bytes as they are
             nb = with_headers
             _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
         _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb, source.name)) + "\n", check_only, changed)
-        _write_if_changed(REFERENCE / f"ch{chapter}.py",
-                          reference_module(nb, f"solutions/{source.name}"), check_only, changed)
     return changed
 
 
@@ -123,12 +127,13 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\*_<>\[\]$~#])")
 
 
 def chapter_exercises_or_none(chapter: str) -> list:
-    """The chapter's exercises, or [] for a chapter whose checks are not written yet."""
+    """The chapter's exercises, or [] for a chapter whose checks are not written yet (or whose
+    reference module does not exist yet: `grader build --check` on a brand-new chapter)."""
     from .engine import chapter_exercises
     try:
         return chapter_exercises(chapter)
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.exercises.ch{chapter}":
+        if exc.name not in (f"{__package__}.exercises.ch{chapter}", f"{__package__}.reference.ch{chapter}"):
             raise
         return []
 

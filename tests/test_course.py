@@ -111,3 +111,38 @@ def test_headers_cover_a_chapter_without_checks_yet():
     """A chapter being written (a solution notebook, no grader/exercises/chNN.py yet) builds
     without headers instead of failing; once its module exists, the same code adds them."""
     assert chapter_exercises_or_none("99") == []
+
+
+def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
+    """Chapters are being added (13, 14, ...): `grader build` must give any chapter with an
+    exercises module its headers without being told, keep them fresh when the Exercise
+    changes, and leave an up-to-date chapter's files alone."""
+    import sys
+    import types
+
+    import nbformat
+
+    from grader import build
+    from grader.engine import Exercise, Mistake
+
+    for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
+                       ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
+        monkeypatch.setattr(build, name, path)
+    cells = [build.markdown("# 98 · A new chapter"),
+             build.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+             build.test("double", points=1)]
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(build.notebook(cells, "98", "A new chapter"), tmp_path / "solutions" / "98_new.ipynb")
+    module = types.ModuleType("grader.exercises.ch98")
+    module.EXERCISES = [Exercise(id="98.double", points=1, difficulty="easy", minutes=5, cases=[], mistakes=[
+        Mistake("added instead of doubled", "x + 2 is not 2 * x.", lambda x: x + 2),
+        Mistake("squared", "x ** 2 equals 2 * x only at 0 and 2.", lambda x: x ** 2)])]
+    monkeypatch.setitem(sys.modules, "grader.exercises.ch98", module)
+
+    assert sorted(build.build_all()) == ["course/98_new.ipynb", "grader/reference/ch98.py", "solutions/98_new.ipynb"]
+    for folder in ("solutions", "course"):
+        nb = json.loads((tmp_path / folder / "98_new.ipynb").read_text())
+        assert stale_headers(nb, module.EXERCISES) == [], folder
+    assert build.build_all() == []
+    module.EXERCISES[0].points = 2
+    assert sorted(build.build_all(check_only=True)) == ["course/98_new.ipynb", "solutions/98_new.ipynb"]
