@@ -9,7 +9,10 @@ collects (chapters are added one by one; a new notebook is picked up without edi
 * `solutions/NN_*.ipynb` runs from the first cell to the last without an error;
 * `course/NN_*.ipynb`, the learner's copy, runs until its first exercise stub, and the first
   error is that stub's NotImplementedError (raised by the stub itself or by `check(...)`),
-  never anything else: a learner who has not started yet must not meet a crash.
+  never anything else: a learner who has not started yet must not meet a crash;
+* `solutions/NN_*.ipynb` also runs to the end with every exercise replaced by a correct answer
+  written differently (tests/alternatives/chNN.py): the figures and experiments must work for
+  every answer the grader accepts, not only for the reference.
 
 How they run: kernel `python3` (the one in this virtualenv), working directory = the notebook's
 folder (as in JupyterLab), COURSE_FAST=1 (slow cells scale down, as in CI), MPLBACKEND unset so
@@ -17,7 +20,8 @@ figures take the inline backend as they do for learners, 600 s per cell at most.
 never written back to the notebooks.
 
 Time budget: under COURSE_FAST=1 each notebook should finish in under 2 minutes on a 2-core
-CPU (authors aim for 30 s), kernel start included, and this whole module in under 15 minutes.
+CPU (authors aim for 30 s), kernel start included, and this whole module in under 15 minutes
+(it runs each solution notebook twice).
 That is a speed target, so it is reported, not asserted: a wall clock in a unit test fails when
 the machine is loaded or paused, not when the notebook is wrong. Each notebook's time is printed
 in the "notebook run times" section at the end of the pytest output, with the slowest cells of
@@ -167,7 +171,22 @@ def with_alternative_answers(nb, chapter):
     return nb
 
 
-@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
+# Found by the test below and left to the chapter's owner; strict, so the fix shows up as a
+# failure here until the entry is deleted.
+KNOWN_TO_BREAK_WITH_OTHER_ANSWERS = {
+    "10": "the 'too long' cell catches only ValueError, but the grader also accepts nanoGPT's "
+          "AssertionError (tests/alternatives/ch10.py raises it): catch both there",
+}
+
+
+def other_answers_params():
+    for path in SOLUTION_NOTEBOOKS:
+        reason = KNOWN_TO_BREAK_WITH_OTHER_ANSWERS.get(path.name[:2])
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        yield pytest.param(path, marks=marks, id=path.stem)
+
+
+@pytest.mark.parametrize("path", list(other_answers_params()))
 def test_solution_notebook_runs_with_other_correct_answers(path, course_environment, notebook_times):
     """The explanation cells must work with every answer the grader accepts, not only with the
     reference. A figure that reads an attribute the instructions call optional (a head's
