@@ -123,6 +123,7 @@ def build_all(check_only=False) -> list[str]:
 # is stale. Any chapter with an exercises module gets headers; one without gets none.
 
 HEADER_ID = "header-{name}"
+GENERATED_HEADER = "exercise header"  # metadata.course.generated of a header cell
 _MARKDOWN_SPECIAL = re.compile(r"([\\*_<>\[\]$~#])")
 
 
@@ -159,15 +160,21 @@ def header_text(ex) -> str:
 def header_cell(ex):
     cell = markdown(header_text(ex), cell_id=f"header_{ex.name}")   # locked for nbgrader
     cell.id = HEADER_ID.format(name=ex.name)
+    cell.metadata["course"] = {"generated": GENERATED_HEADER}
     return cell
+
+
+def _is_header(cell) -> bool:
+    return cell.get("metadata", {}).get("course", {}).get("generated") == GENERATED_HEADER
 
 
 def exercise_headers(nb, exercises) -> nbformat.NotebookNode:
     """A copy of `nb` with one fresh header right above each exercise's cell (found by its
     grade_id), old headers removed wherever they were."""
     nb = nbformat.from_dict(nb)
-    generated = {HEADER_ID.format(name=ex.name) for ex in exercises}
-    nb.cells = [c for c in nb.cells if c.get("id") not in generated]
+    ids = {HEADER_ID.format(name=ex.name) for ex in exercises}
+    # by marker, so the header of a renamed or removed exercise goes too
+    nb.cells = [c for c in nb.cells if not _is_header(c) and c.get("id") not in ids]
     for ex in exercises:
         at = next((i for i, c in enumerate(nb.cells)
                    if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex.name), None)
@@ -185,7 +192,8 @@ def stale_headers(nb, exercises) -> list[str]:
                    if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex.name), None)
         above = cells[at - 1] if at else {}
         source = "".join(above.get("source", ""))
-        if at is None or above.get("id") != HEADER_ID.format(name=ex.name) or source != header_text(ex):
+        if (at is None or above.get("id") != HEADER_ID.format(name=ex.name) or not _is_header(above)
+                or source != header_text(ex)):
             stale.append(ex.id)
     return stale
 

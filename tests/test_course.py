@@ -91,6 +91,10 @@ def test_a_stale_header_is_caught():
     assert stale_headers(nb, [ex]) == [ex.id]
     nb = exercise_headers(nb, [ex])  # the build repairs it
     assert stale_headers(nb, [ex]) == []
+    others = [e for e in EXERCISES.values() if e.chapter == "03" and e is not ex]
+    nb = exercise_headers(nb, others)  # an exercise renamed or removed: its header goes too
+    assert not any(c.get("id") == f"header-{ex.name}" for c in nb["cells"])
+    assert stale_headers(nb, others) == []
 
 
 def test_header_says_points_difficulty_time_and_every_hint():
