@@ -9,8 +9,8 @@ The exercises and their contracts (the notebook explains each one):
     pretokenize(text) -> list of str, regex.findall(GPT2_SPLIT_PATTERN, text)
     train_bpe(text, vocab_size, verbose=False) -> {(a, b): new_id}, ids 256.. in learned order;
         pairs counted inside pre-tokens, most frequent first, ties to the smallest pair; stops early
-    encode(text, merges) -> ids: per pre-token, the present pair of lowest rank (= new id) first
-    decode(ids, merges) -> str: all bytes joined, decoded once with errors="replace"
+    bpe_encode(text, merges) -> ids: per pre-token, the present pair of lowest rank (= new id) first
+    bpe_decode(ids, merges) -> str: all bytes joined, decoded once with errors="replace"
     bytes_to_unicode() -> {byte: str}, GPT-2's printable alphabet
     GPT2Tokenizer(encoder, bpe_merges); .from_files(encoder_json, vocab_bpe); .encode; .decode
 
@@ -232,7 +232,7 @@ pretokenize = Exercise(
                 "import regex (the PyPI package) and call regex.findall.",
                 lambda text: re.findall(ref.GPT2_SPLIT_PATTERN, text)),
         Mistake("split on whitespace",
-                "text.split() throws the spaces away, so decode(encode(text)) could never give the "
+                "text.split() throws the spaces away, so decoding could never give the "
                 "text back; GPT-2 keeps each space with the word after it.",
                 lambda text: text.split()),
         Mistake("no lookahead for whitespace",
@@ -345,7 +345,7 @@ train_bpe = Exercise(
     ],
 )
 
-# ---------------------------------------------------------------- encode / decode
+# ---------------------------------------------------------------- bpe_encode / bpe_decode
 
 
 @functools.lru_cache(maxsize=None)
@@ -373,8 +373,8 @@ def _encode_with(text, merges, pick=None, pretokenized=True, dict_order=False):
 
 ABC = {(98, 99): 256, (97, 98): 257}            # "bc" has rank 0, "ab" rank 1
 
-encode = Exercise(
-    id="13.encode", points=2, difficulty="medium", minutes=20, pure=True,
+bpe_encode = Exercise(
+    id="13.bpe_encode", points=2, difficulty="medium", minutes=20, pure=True,
     cases=[
         Case("merges trained on English, a new sentence",
              lambda rng: ("the cat is on that mat; hats are not cats.", dict(_trained(256 + 30)))),
@@ -426,11 +426,11 @@ def _decode_parts_swapped(ids, merges):
 
 EMOJI = {(0xF0, 0x9F): 256, (256, 0x91): 257}     # the first 3 of the 4 bytes of "👍"
 
-decode = Exercise(
-    id="13.decode", points=1, difficulty="easy", minutes=10, pure=True,
+bpe_decode = Exercise(
+    id="13.bpe_decode", points=1, difficulty="easy", minutes=10, pure=True,
     cases=[
         Case("merges trained on English, the ids of a sentence",
-             lambda rng: (ref.encode("the cat sat on the hat", dict(_trained(256 + 30))),
+             lambda rng: (ref.bpe_encode("the cat sat on the hat", dict(_trained(256 + 30))),
                           dict(_trained(256 + 30)))),
         Case("'é' as two byte tokens [0xc3, 0xa9]: one character across two tokens",
              lambda rng: ([104, 0xC3, 0xA9, 33], {})),
@@ -614,5 +614,5 @@ GPT2Tokenizer = Exercise(
     ],
 )
 
-EXERCISES = [text_to_bytes, bytes_to_text, count_pairs, merge, pretokenize, train_bpe, encode, decode,
+EXERCISES = [text_to_bytes, bytes_to_text, count_pairs, merge, pretokenize, train_bpe, bpe_encode, bpe_decode,
              bytes_to_unicode, GPT2Tokenizer]
