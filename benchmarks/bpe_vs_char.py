@@ -82,13 +82,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--val-chars", type=int, default=None,
+                    help="validate on the first N characters of the held-out text only (quick runs)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     text = load_shakespeare(verbose=False)
     n = int(0.9 * len(text))
-    train_text, val_text = text[:n], text[n:]
-    print(f"data: bundled Shakespeare, {len(text):,} characters (ASCII: 1 byte each), 90/10 split")
+    train_text, val_text = text[:n], text[n:][:args.val_chars]
+    print(f"data: bundled Shakespeare, {len(text):,} characters (ASCII: 1 byte each), 90/10 split; "
+          f"validation on {len(val_text):,} characters")
     print(f"machine load (1 min): {os.getloadavg()[0]:.1f}, threads: {args.threads}")
 
     start = time.time()

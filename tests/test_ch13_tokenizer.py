@@ -168,3 +168,20 @@ def test_bpe_round_trips_unseen_unicode():
     merges = train_bpe(load_shakespeare(verbose=False)[:20_000], 300)
     for text in TRICKY:
         assert bpe_decode(bpe_encode(text, merges), merges) == text
+
+
+def test_bpe_vs_char_benchmark_runs():
+    """benchmarks/bpe_vs_char.py, whose figures the notebook quotes, runs end to end (a tiny
+    budget here) and prints bits per byte for both models at each checkpoint."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "bpe_vs_char.py"), "--seconds", "2",
+                          "--vocab", "300", "--val-chars", "3000"],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if "bits per byte" in line]
+    assert len(lines) == 8 and any("characters" in line for line in lines) and any("BPE 300" in line for line in lines)
+    assert all(0 < float(line.split("validation ")[1].split()[0]) < 10 for line in lines)

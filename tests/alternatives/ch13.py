@@ -71,7 +71,7 @@ def train_bpe(text, vocab_size, verbose=False):
     return merges
 
 
-def encode(text, merges):
+def bpe_encode(text, merges):
     # apply the merges one after the other in rank order: the same as lowest-rank-first, since a
     # merge can only create pairs that were learned after it
     ranked = sorted(merges.items(), key=lambda item: item[1])
@@ -86,7 +86,7 @@ def encode(text, merges):
     return ids
 
 
-def decode(ids, merges):
+def bpe_decode(ids, merges):
     parts = {new_id: pair for pair, new_id in merges.items()}
 
     def expand(i):                       # a merged id is its two parts, recursively
@@ -155,8 +155,8 @@ ALTERNATIVES = {
     "13.merge": [merge],
     "13.pretokenize": [pretokenize, pretokenize_tiktoken_pattern],
     "13.train_bpe": [train_bpe],
-    "13.encode": [encode],
-    "13.decode": [decode],
+    "13.bpe_encode": [bpe_encode],
+    "13.bpe_decode": [bpe_decode],
     "13.bytes_to_unicode": [bytes_to_unicode],
     "13.GPT2Tokenizer": [GPT2Tokenizer],
 }
