@@ -18,15 +18,17 @@ Cases are small and hand-made where an order matters (rank against position, tie
 each known mistake shows on a case of its own; the GPT-2 cases use the real vocabulary, bundled
 with the course, on text with contractions, Unicode, whitespace runs and emoji.
 """
+import collections
 import functools
 import re
 
 import regex
 
-from ..compare import Fail, close, compare_values
+from ..compare import Fail, compare_values
 from ..data import gpt2_vocab_files
 from ..engine import Case, Exercise, Mistake
 from ..reference import ch13 as ref
+
 
 def EXACT(got, expected, args):
     """Ids and strings: nothing is approximately right. Short values are shown in full, since
@@ -54,6 +56,7 @@ def catching(fn, args):
 
 
 def exact_or_raised(got, expected, args):
+    """EXACT, and a plain sentence when the learner's code raised where it should return."""
     if isinstance(got, dict) and "raised" in got and not (isinstance(expected, dict) and "raised" in expected):
         return Fail(f"your function raised {got['raised']}; expected it to return {expected!r}")
     return EXACT(got, expected, args)
@@ -144,8 +147,7 @@ count_pairs = Exercise(
         Mistake("pairs counted two ids at a time",
                 "zip(ids[::2], ids[1::2]) sees only the pairs that start at even positions; every "
                 "adjacent pair counts: zip(ids, ids[1:]).",
-                lambda ids: {p: n for p, n in
-                             __import__("collections").Counter(zip(ids[::2], ids[1::2])).items()}),
+                lambda ids: dict(collections.Counter(zip(ids[::2], ids[1::2])))),
         Mistake("each pair counted once",
                 "a set of pairs says which pairs occur, not how often: count each occurrence.",
                 lambda ids: {p: 1 for p in zip(ids, ids[1:])}),
@@ -252,10 +254,10 @@ ENGLISH = "the cat sat on the mat. the hat is on the cat, and that is that.\n" *
 
 
 def _words(text, pretokenized=True):
-    chunks = ref.pretokenize(text) if pretokenized else [text]
     counts = {}
-    for chunk in chunks:
-        counts[tuple(utf8(chunk))] = counts.get(tuple(utf8(chunk)), 0) + 1
+    for chunk in (ref.pretokenize(text) if pretokenized else [text]):
+        word = tuple(utf8(chunk))
+        counts[word] = counts.get(word, 0) + 1
     return counts
 
 
