@@ -1,7 +1,6 @@
 """Correct answers to chapter 13 written differently from the reference."""
 import collections
 import json
-import re
 
 import regex
 
@@ -28,8 +27,7 @@ def bytes_to_text(ids):
 
 
 def count_pairs(ids):
-    return collections.Counter(ids[i:i + 2] if isinstance(ids, tuple) else tuple(ids[i:i + 2])
-                               for i in range(len(ids) - 1))
+    return collections.Counter(tuple(ids[i:i + 2]) for i in range(len(ids) - 1))
 
 
 def merge(ids, pair, new_id):
