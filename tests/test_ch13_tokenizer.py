@@ -4,8 +4,8 @@ The grader compares a learner's answer with the reference (grader/reference/ch13
 tests are why the reference deserves that trust:
 
 - GPT2Tokenizer gives the very ids of an independent GPT-2 tokenizer (the PyPI package
-  `transformers`, whose GPT-2 tokenizer runs on the Rust `tokenizers` library), loaded from
-  the same bundled files, on text with contractions, Unicode, whitespace runs and emoji, and
+  `transformers`: pure Python in its version 4, the Rust `tokenizers` library in version 5),
+  loaded from the same bundled files, on text with contractions, Unicode, whitespace runs and emoji, and
   on random Unicode strings; and decode(encode(text)) == text, exactly.
 - train_bpe learns the merges of a naive trainer written here, which keeps every pre-token
   occurrence as its own list; and encoding each training pre-token with the learned merges
