@@ -84,7 +84,7 @@ def write_safetensors(path, tensors: dict, metadata=None) -> None:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
-        blob = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        blob = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""   # 0-d too
         header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
