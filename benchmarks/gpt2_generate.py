@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grader.data.gpt2 import gpt2_checkpoint  # noqa: E402
+from grader.data.gpt2_weights import gpt2_checkpoint  # noqa: E402
 from grader.reference.ch10 import generate  # noqa: E402
 from grader.reference.ch12 import generate_cached  # noqa: E402
 from grader.reference.ch14 import from_pretrained  # noqa: E402

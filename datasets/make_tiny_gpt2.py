@@ -2,7 +2,7 @@
 
     python datasets/make_tiny_gpt2.py [FOLDER]     # default: <data dir>/gpt2-tiny
 
-It is not committed (6.7 MB): `grader.data.gpt2.gpt2_checkpoint()` makes it on first use with
+It is not committed (6.7 MB): `grader.data.gpt2_weights.gpt2_checkpoint()` makes it on first use with
 this same function. The file has GPT-2's vocabulary (50,257) and the real `gpt2` checkpoint's
 layout (config.json and model.safetensors; keys without the `transformer.` prefix, the
 `h.N.attn.bias` causal-mask buffers, no `lm_head.weight`), random weights drawn with numpy's
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.data.gpt2 import TINY_FOLDER, make_tiny_gpt2  # noqa: E402
+from grader.data.gpt2_weights import TINY_FOLDER, make_tiny_gpt2  # noqa: E402
 from grader.data.paths import data_dir  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import json
 import pytest
 import torch
 
-from grader.data import gpt2
+from grader.data import gpt2_weights as gpt2
 from grader.exercises.ch14 import hf_layout
 from grader.reference import ch14 as ref
 from grader.reference.ch12 import generate_cached

