@@ -85,7 +85,8 @@ def main(argv=None):
     }
     print(f"checkpoint: {folder} ({sum(p.numel() for p in ours.parameters()):,} parameters)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; prompt {args.prompt} "
-          f"tokens, {args.new} new tokens, greedy, median of {args.repeats}")
+          f"tokens, {args.new} new tokens, greedy, median of {args.repeats}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     results, tokens = {}, {}
     for name, fn in runs.items():
         seconds, out = median_seconds(fn, args.repeats)
