@@ -13,6 +13,11 @@ after `grader download gpt2`: ~/.cache/mnist-to-gpt/gpt2).
 
     python benchmarks/gpt2_generate.py                       # the tiny checkpoint, ~1 minute
     python benchmarks/gpt2_generate.py --model ~/.cache/mnist-to-gpt/gpt2 --new 64
+    python benchmarks/gpt2_generate.py --random-124m --new 32 --repeats 3   # GPT-2's size, offline
+
+`--random-124m` writes a checkpoint of GPT-2 124M's exact shapes and layout with random weights
+(548 MB, in a temporary folder, removed afterwards): the speed of the real model without the
+download (greedy tokens of random weights are as good a workload as any).
 
 `transformers` is a test-only dependency: `pip install -e ".[test]"`.
 """
@@ -20,15 +25,17 @@ import argparse
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # see benchmarks/inference.py
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grader.data.gpt2_weights import gpt2_checkpoint  # noqa: E402
+from grader.data.gpt2_weights import gpt2_checkpoint, make_tiny_gpt2  # noqa: E402
 from grader.reference.ch10 import generate  # noqa: E402
 from grader.reference.ch12 import generate_cached  # noqa: E402
 from grader.reference.ch14 import from_pretrained  # noqa: E402
@@ -47,6 +54,8 @@ def median_seconds(fn, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="a Hugging Face GPT-2 folder")
+    parser.add_argument("--random-124m", action="store_true",
+                        help="a random checkpoint of GPT-2 124M's shapes (548 MB, temporary)")
     parser.add_argument("--prompt", type=int, default=16, help="prompt length in tokens")
     parser.add_argument("--new", type=int, default=96, help="new tokens generated")
     parser.add_argument("--repeats", type=int, default=5)
@@ -61,7 +70,21 @@ def main(argv=None):
         return 1
     if args.threads:
         torch.set_num_threads(args.threads)
-    folder = args.model or gpt2_checkpoint(download=False)[0]
+    scratch = None
+    if args.random_124m:
+        scratch = Path(tempfile.mkdtemp(prefix="gpt2-124m-"))
+        folder = make_tiny_gpt2(scratch, {"n_ctx": 1024, "n_positions": 1024, "n_embd": 768,
+                                          "n_head": 12, "n_layer": 12})
+    else:
+        folder = args.model or gpt2_checkpoint(download=False)[0]
+    try:
+        return compare(args, parser, folder, GPT2LMHeadModel)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare(args, parser, folder, GPT2LMHeadModel):
     ours = from_pretrained(folder)
     theirs = GPT2LMHeadModel.from_pretrained(folder).eval()
     block = ours.config.block_size

@@ -56,7 +56,10 @@ TINY_FOLDER = "gpt2-tiny"
 
 def read_safetensors(path) -> dict:
     """{name: tensor} of a .safetensors file; the tensors share one buffer (no per-tensor copy)."""
-    data = bytearray(Path(path).read_bytes())
+    path = Path(path)
+    data = bytearray(path.stat().st_size)      # one buffer, filled in place: 548 MB, not twice that
+    with open(path, "rb") as f:
+        f.readinto(data)
     if len(data) < 8:
         raise ValueError(f"{path} is not a safetensors file ({len(data)} bytes)")
     n = int.from_bytes(data[:8], "little")
