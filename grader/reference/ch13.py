@@ -50,27 +50,36 @@ def pretokenize(text):
 
 def train_bpe(text, vocab_size, verbose=False):
     """Learn vocab_size - 256 merges from `text`: {(a, b): new_id}, new ids 256, 257, ... in order."""
-    words = {}                                     # pre-token ids (tuple) -> how often it occurs
+    words = {}                                  # pre-token ids (a tuple) -> how often it occurs
     for chunk in pretokenize(text):
         word = tuple(text_to_bytes(chunk))
         words[word] = words.get(word, 0) + 1
+    counts = {}                                 # pair -> occurrences inside pre-tokens
+    for word, n in words.items():
+        for pair in zip(word, word[1:]):
+            counts[pair] = counts.get(pair, 0) + n
     merges = {}
     for new_id in tqdm(range(256, vocab_size), desc="merges", disable=not verbose):
-        counts = {}
-        for word, n in words.items():              # pairs inside each pre-token, n times over
-            for pair in zip(word, word[1:]):
-                counts[pair] = counts.get(pair, 0) + n
         if not counts:
-            break                                  # every pre-token is one token already
+            break                               # every pre-token is one token already
         best = min(counts, key=lambda p: (-counts[p], p))   # most frequent; ties: smallest pair
         merges[best] = new_id
-        # `best[0] in word` is a quick test that skips most words, which cannot contain the pair.
-        words = {(tuple(merge(word, best, new_id)) if best[0] in word else word): n
-                 for word, n in words.items()}
+        # Only the pre-tokens that contain `best` change: take their old pairs out of the
+        # counts, merge, put their new pairs in.
+        for word in [w for w in words if best[0] in w and best in zip(w, w[1:])]:
+            n = words.pop(word)
+            merged = tuple(merge(word, best, new_id))
+            words[merged] = n
+            for pair in zip(word, word[1:]):
+                counts[pair] -= n
+                if counts[pair] == 0:
+                    del counts[pair]
+            for pair in zip(merged, merged[1:]):
+                counts[pair] = counts.get(pair, 0) + n
     return merges
 
 
-def encode(text, merges):
+def bpe_encode(text, merges):
     """Token ids of `text`: bytes of each pre-token, merged lowest rank (= lowest new id) first."""
     ids = []
     for chunk in pretokenize(text):
@@ -85,7 +94,7 @@ def encode(text, merges):
     return ids
 
 
-def decode(ids, merges):
+def bpe_decode(ids, merges):
     """The text of token ids: every id's bytes joined, then decoded once (invalid UTF-8 -> "\ufffd")."""
     vocab = {i: bytes([i]) for i in range(256)}
     for (a, b), new_id in sorted(merges.items(), key=lambda item: item[1]):   # parts first
