@@ -481,7 +481,9 @@ def _logprob_inputs(P, N, vocab=len(CharTokenizer.ALPHABET)):
 
 
 def _run_logprob(fn, args):
-    return raised(fn, toy_gpt(), *args)
+    # weights at std 1: peaked next-token distributions (logits of std ~4), so that scoring a
+    # token with the wrong position's logits changes the sum by far more than the tolerance
+    return raised(fn, toy_gpt(std=1.0), *args)
 
 
 def _logprob_matches(got, expected, args):
