@@ -17,6 +17,7 @@ no `lm_head.weight`), but random weights, two layers and 128 positions: 6.5 MB, 
 first use by `make_tiny_gpt2` (also `python datasets/make_tiny_gpt2.py`), the same bytes every time.
 """
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -133,8 +134,12 @@ def make_tiny_gpt2(folder, config=None, seed=0) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     c = dict(TINY_CONFIG, **(config or {}))
-    write_safetensors(folder / "model.safetensors", tiny_gpt2_tensors(c, seed), {"format": "pt"})
-    (folder / "config.json").write_text(json.dumps(c, indent=2) + "\n", encoding="utf-8")
+    # Each file is written beside its name and renamed into place, config.json last: a folder
+    # with a config.json holds a whole checkpoint even if an earlier run was interrupted.
+    write_safetensors(folder / ".model.safetensors.tmp", tiny_gpt2_tensors(c, seed), {"format": "pt"})
+    os.replace(folder / ".model.safetensors.tmp", folder / "model.safetensors")
+    (folder / ".config.json.tmp").write_text(json.dumps(c, indent=2) + "\n", encoding="utf-8")
+    os.replace(folder / ".config.json.tmp", folder / "config.json")
     return folder
 
 
