@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from grader.data.gpt2_weights import read_safetensors
 from grader.reference import ch14 as ref
-from grader.reference.ch10 import GPT, GPTConfig, generate
+from grader.reference.ch10 import GPT, GPTConfig
 from grader.reference.ch12 import generate_cached
 
 
