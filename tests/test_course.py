@@ -62,3 +62,18 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code
+
+
+TRAINING_CHAPTERS = [c for c in CHAPTERS if int(c) >= 10]
+
+
+@pytest.mark.parametrize("chapter", TRAINING_CHAPTERS)
+def test_training_chapters_pick_their_device_once(chapter):
+    """From chapter 10 on, notebooks train or generate: on Colab's GPU they must use it. Each
+    picks its device once, in its imports cell (printed, COURSE_DEVICE overrides), and moves
+    its model there; the CPU is still what the checks use (tests/test_device.py)."""
+    nb = notebook_for(chapter, SOLUTIONS)
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "device = pick_device()" in code[1], "the second code cell (imports) picks the device"
+    assert sum("device = pick_device()" in c for c in code) == 1, "one choice per notebook"
+    assert any(".to(device)" in c for c in code), "the model and data move to the device"
