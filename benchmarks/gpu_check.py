@@ -51,7 +51,7 @@ def notebook_sizes():
     raise SystemExit("gpu_check: solutions/10_gpt.ipynb has no SIZES cell any more; update this script")
 
 
-def train_chapter_10(device, seconds):
+def train_chapter_10(device, seconds, eval_batches):
     text = load_shakespeare()
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
@@ -88,7 +88,7 @@ def train_chapter_10(device, seconds):
     start = time.time()
     history = train_gpt(model, train_data, val_data, max_steps=max_steps, batch_size=batch_size, lr=1e-3,
                         min_lr=1e-4, warmup_steps=min(100, max_steps // 10), weight_decay=0.1, grad_clip=1.0,
-                        eval_interval=max(1, max_steps // 10), eval_batches=20,
+                        eval_interval=max(1, max_steps // 10), eval_batches=eval_batches,
                         generator=torch.Generator().manual_seed(1337), live=False)
     synchronize(device)
     elapsed = time.time() - start
@@ -120,6 +120,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu to try the script")
     parser.add_argument("--seconds", type=float, default=150, help="training time for chapter 10 (default 150)")
+    parser.add_argument("--eval-batches", type=int, default=20, help="batches per loss estimate (default 20, as the notebook)")
     parser.add_argument("--no-tests", action="store_true", help="only the training run")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -129,7 +130,7 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check: {name}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
 
-    ok = train_chapter_10(device, args.seconds)
+    ok = train_chapter_10(device, args.seconds, args.eval_batches)
     if not ok:
         print("FAILED: the validation loss did not fall")
     if not args.no_tests:

@@ -161,7 +161,7 @@ def test_gpu_check_without_cuda_is_one_line_and_success():
 def test_gpu_check_training_path_runs_on_the_cpu():
     """The script is run on a GPU machine rarely and briefly, so its training path is tried here
     on the CPU (the notebook's CPU size): it must print steps/s and the losses reached."""
-    run = gpu_check("--device", "cpu", "--seconds", "2", "--no-tests")
+    run = gpu_check("--device", "cpu", "--seconds", "2", "--eval-batches", "1", "--no-tests")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "chapter 10 on cpu: 4 layers" in run.stdout
     assert "steps/s" in run.stdout and "loss reached: train" in run.stdout and "sample:" in run.stdout
