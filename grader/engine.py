@@ -169,7 +169,8 @@ def seed_everything(seed: int):
 def make_inputs(exercise: Exercise, index: int) -> tuple:
     seed = case_seed(exercise.id, index)
     seed_everything(seed)
-    args = exercise.cases[index].inputs(np.random.default_rng(seed))
+    with on_the_cpu():
+        args = exercise.cases[index].inputs(np.random.default_rng(seed))
     return args if isinstance(args, tuple) else (args,)
 
 
@@ -206,6 +207,20 @@ def one_torch_thread():
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def on_the_cpu():
+    """Cases run on the CPU even when the notebook made another device torch's default
+    (`torch.set_default_device("cuda")`): the same verdict on every machine. Results on any
+    device are fine; `normalize` copies them to the CPU before they are compared."""
+    torch = sys.modules.get("torch")
+    default = getattr(torch, "get_default_device", None) if torch is not None else None
+    if default is None or default().type == "cpu":
+        yield
+        return
+    with torch.device("cpu"):
+        yield
+
+
 def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome."""
     case = exercise.cases[index]
@@ -214,7 +229,7 @@ def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:
-        with one_torch_thread():
+        with one_torch_thread(), on_the_cpu():
             out = case.run(fn, call_args) if case.run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from grader.build import COURSE, SOLUTIONS, build_all
+from grader import REPOSITORY
+from grader.build import (COURSE, LAUNCH_LINK, README, SOLUTIONS, badges, build_all, colab_cell_source,
+                          readme_with_repository)
 from grader.engine import all_exercises
 from grader.notebook import grade_id
 
@@ -61,4 +63,44 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     top = "".join(nb["cells"][0]["source"])
     assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
-    assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code
+    assert first_code == colab_cell_source()
+    assert top == badges(name)
+
+
+def test_the_colab_cell_installs_with_pct_pip_from_the_one_repository_setting():
+    """`!pip` installs into whatever `pip` is first on PATH, which need not be the kernel's
+    environment; `%pip` installs into the running kernel's. The address is grader.REPOSITORY."""
+    source = colab_cell_source("someone/fork")
+    assert '    %pip install -q "mnist-to-gpt @ git+https://github.com/someone/fork"' in source
+    assert "!pip" not in source
+    assert REPOSITORY in colab_cell_source()
+
+
+def test_every_launch_link_and_the_data_fallback_use_grader_repository():
+    """A fork changes one line, grader.REPOSITORY, runs `grader build`, and every badge, Binder
+    link, Colab install and the bundled-data fallback point at the fork."""
+    from grader.data.paths import BUNDLED_BASE_URL
+    assert f"/{REPOSITORY}/" in BUNDLED_BASE_URL
+    readme = README.read_text()
+    links = LAUNCH_LINK.findall(readme)
+    assert len(links) >= 2, "the README has a Colab and a Binder badge"
+    assert readme_with_repository(readme) == readme
+    assert f"github/{REPOSITORY}/blob/main/course/" in readme and f"gh/{REPOSITORY}/main" in readme
+    moved = readme_with_repository(readme, "someone/fork")
+    assert REPOSITORY not in "".join(LAUNCH_LINK.findall(moved)) and "gh/someone/fork/main" in moved
+    assert "`grader/__init__.py`" in readme and "REPOSITORY" in readme, "the README tells forks where"
+
+
+TRAINING_CHAPTERS = [c for c in CHAPTERS if int(c) >= 10]
+
+
+@pytest.mark.parametrize("chapter", TRAINING_CHAPTERS)
+def test_training_chapters_pick_their_device_once(chapter):
+    """From chapter 10 on, notebooks train or generate: on Colab's GPU they must use it. Each
+    picks its device once, in its imports cell (printed, COURSE_DEVICE overrides), and moves
+    its model there; the CPU is still what the checks use (tests/test_device.py)."""
+    nb = notebook_for(chapter, SOLUTIONS)
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "device = pick_device()" in code[1], "the second code cell (imports) picks the device"
+    assert sum("device = pick_device()" in c for c in code) == 1, "one choice per notebook"
+    assert any(".to(device)" in c for c in code), "the model and data move to the device"
