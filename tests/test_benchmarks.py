@@ -142,3 +142,17 @@ def test_replay_nanogpt_draws_batches_in_train_py_order(tmp_path):
     assert len(seen) == len(expected) + 2             # + the final fixed-batch evaluation
     for i, (got, want) in enumerate(zip(seen, expected)):
         assert got == want, f"forward call {i} got a different batch than train.py would draw"
+
+
+def test_dropout_overfit_prints_both_runs():
+    """benchmarks/dropout_overfit.py backs the figures chapter 10 quotes: a few steps prove it runs
+    and prints, for each dropout rate, the evaluated losses and the final gap."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dropout_overfit.py"), "--steps", "4", "--evals", "2",
+         "--train-chars", "2000", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    for p in ("0.0", "0.2"):
+        assert f"dropout {p}: " in run.stdout
+    assert run.stdout.count("final gap (val - train)") == 2
+    assert "load average" in run.stdout
