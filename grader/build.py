@@ -118,8 +118,8 @@ def colab_cell_source(repository: str = REPOSITORY) -> str:
     kernel's environment; pip installs only what is missing, and the course's requirements
     have no upper bounds, so Colab's own torch, numpy, matplotlib... stay as they are
     (tests/test_colab.py proves it with pip's resolver report)."""
-    return ("# On Colab, this installs the course package (a few seconds) and keeps Colab's own torch,\n"
-            "# numpy and matplotlib; anywhere else it does nothing.\n"
+    return ("# On Colab, this installs the course package and nothing else (Colab's own torch, numpy and\n"
+            "# matplotlib stay as they are); anywhere else it does nothing.\n"
             "import sys\n"
             f"{COLAB_TEST}\n"
             f'    %pip install -q "{colab_install_requirement(repository)}"')

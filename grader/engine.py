@@ -221,11 +221,33 @@ def on_the_cpu():
         yield
 
 
+def copy_args(args):
+    """A deep copy of a case's arguments, for the learner's call. torch.Generator objects are
+    copied by their state: torch < 2.4 cannot deep-copy them."""
+    torch = sys.modules.get("torch")
+    memo = {}
+
+    def twin_generators(value):
+        if isinstance(value, (tuple, list)):
+            for v in value:
+                twin_generators(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                twin_generators(v)
+        elif torch is not None and isinstance(value, torch.Generator) and id(value) not in memo:
+            twin = torch.Generator(device=value.device)
+            twin.set_state(value.get_state())
+            memo[id(value)] = twin
+
+    twin_generators(args)
+    return copy.deepcopy(args, memo)
+
+
 def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome."""
     case = exercise.cases[index]
     args = make_inputs(exercise, index)
-    call_args = copy.deepcopy(args)
+    call_args = copy_args(args)
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:

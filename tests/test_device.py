@@ -105,3 +105,14 @@ def test_answers_returning_cuda_tensors_are_graded_like_cpu_ones():
 
         result = grade_function(exercises[key], on_gpu)
         assert result.passed, (key, result.message)
+
+
+def test_case_arguments_with_a_generator_are_copied_by_state():
+    """torch < 2.4 cannot deep-copy a torch.Generator (chapter 05's get_batch takes one): the
+    learner's copy of the arguments must still be an independent generator in the same state."""
+    from grader.engine import copy_args
+    g = torch.Generator().manual_seed(7)
+    args = (torch.arange(3), {"g": g}, [g])
+    copied = copy_args(args)
+    assert copied[1]["g"] is not g and copied[1]["g"] is copied[2][0]
+    assert torch.equal(torch.randint(100, (5,), generator=copied[1]["g"]), torch.randint(100, (5,), generator=g))
