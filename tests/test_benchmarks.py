@@ -157,6 +157,20 @@ def test_gpt2_generate_benchmark_runs_and_agrees_with_transformers():
         assert name in run.stdout and "tokens/s" in run.stdout
 
 
+def test_dropout_overfit_prints_both_runs():
+    """benchmarks/dropout_overfit.py backs the figures chapter 10 quotes: a few steps prove it runs
+    and prints, for each dropout rate, the evaluated losses and the final gap."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dropout_overfit.py"), "--steps", "4", "--evals", "2",
+         "--train-chars", "2000", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    for p in ("0.0", "0.2"):
+        assert f"dropout {p}: " in run.stdout
+    assert run.stdout.count("final gap (val - train)") == 2
+    assert "load average" in run.stdout
+
+
 def gpu_check(*args):
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
