@@ -183,7 +183,8 @@ def make_inputs(exercise: Exercise, index: int) -> tuple:
     seed = case_seed(exercise.id, index)
     seed_everything(seed)
     case = exercise.cases[index]
-    args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
+    with on_the_cpu():
+        args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
     return args if isinstance(args, tuple) else (args,)
 
 
@@ -220,17 +221,53 @@ def one_torch_thread():
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def on_the_cpu():
+    """Cases run on the CPU even when the notebook made another device torch's default
+    (`torch.set_default_device("cuda")`): the same verdict on every machine. Results on any
+    device are fine; `normalize` copies them to the CPU before they are compared."""
+    torch = sys.modules.get("torch")
+    default = getattr(torch, "get_default_device", None) if torch is not None else None
+    if default is None or default().type == "cpu":
+        yield
+        return
+    with torch.device("cpu"):
+        yield
+
+
+def copy_args(args):
+    """A deep copy of a case's arguments, for the learner's call. torch.Generator objects are
+    copied by their state: torch < 2.4 cannot deep-copy them."""
+    torch = sys.modules.get("torch")
+    memo = {}
+
+    def twin_generators(value):
+        if isinstance(value, (tuple, list)):
+            for v in value:
+                twin_generators(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                twin_generators(v)
+        elif torch is not None and isinstance(value, torch.Generator) and id(value) not in memo:
+            twin = torch.Generator(device=value.device)
+            twin.set_state(value.get_state())
+            memo[id(value)] = twin
+
+    twin_generators(args)
+    return copy.deepcopy(args, memo)
+
+
 def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> Outcome:
     """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome.
     `args`: the case's inputs when the caller built them (hidden cases: the grading process
     builds them and sends them to the process that runs the learner's code)."""
     case = exercise.cases[index]
     args = make_inputs(exercise, index) if args is None else args
-    call_args = copy.deepcopy(args)
+    call_args = copy_args(args)
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:
-        with one_torch_thread():
+        with one_torch_thread(), on_the_cpu():
             out = case.run(fn, call_args) if case.run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:

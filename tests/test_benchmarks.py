@@ -155,3 +155,40 @@ def test_gpt2_generate_benchmark_runs_and_agrees_with_transformers():
     assert "same tokens in all four: True" in run.stdout
     for name in ("generate (no cache)", "generate_cached", "use_cache=False", "use_cache=True"):
         assert name in run.stdout and "tokens/s" in run.stdout
+
+
+def test_dropout_overfit_prints_both_runs():
+    """benchmarks/dropout_overfit.py backs the figures chapter 10 quotes: a few steps prove it runs
+    and prints, for each dropout rate, the evaluated losses and the final gap."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dropout_overfit.py"), "--steps", "4", "--evals", "2",
+         "--train-chars", "2000", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    for p in ("0.0", "0.2"):
+        assert f"dropout {p}: " in run.stdout
+    assert run.stdout.count("final gap (val - train)") == 2
+    assert "load average" in run.stdout
+
+
+def gpu_check(*args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: run gpu_check.py itself")
+def test_gpu_check_without_cuda_is_one_line_and_success():
+    """CI and laptops have no CUDA: the GPU check must say so in one line and not fail."""
+    run = gpu_check()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("\n") == 1 and "no CUDA device" in run.stdout
+
+
+@pytest.mark.slow
+def test_gpu_check_training_path_runs_on_the_cpu():
+    """The script is run on a GPU machine rarely and briefly, so its training path is tried here
+    on the CPU (the notebook's CPU size): it must print steps/s and the losses reached."""
+    run = gpu_check("--device", "cpu", "--seconds", "2", "--eval-batches", "1", "--no-tests")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "chapter 10 on cpu: 4 layers" in run.stdout
+    assert "steps/s" in run.stdout and "loss reached: train" in run.stdout and "sample:" in run.stdout

@@ -1,6 +1,9 @@
 """Chapter 09, the Transformer block: the checks, and the mistakes they recognise by name.
 
-Functions (`split_heads`, `merge_heads`, `gelu`) are called on seeded tensors. Modules are
+Functions (`split_heads`, `merge_heads`, `gelu`) are called on seeded tensors. `dropout` is
+random, so it is judged by what must hold for every draw (each element dropped or scaled by
+exactly 1/(1-p), about a fraction p dropped, a fresh independent mask per element and per
+call), never by equality with the reference's draws. Modules are
 checked the way the chapter promises: the course's reference module is built, its weights
 are nudged away from their initial values (so a forgotten LayerNorm gain or bias shows),
 copied into the learner's module with `load_state_dict(strict=True)`, and both run on the
@@ -16,8 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..compare import close
+from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
+from ..values import TensorValue
 from ..modules import load_reference_weights, perturb
 
 
@@ -286,6 +290,159 @@ gelu = Exercise(
     ],
 )
 
+# ---------------------------------------------------------------- dropout
+
+
+def run_dropout(fn, args):
+    """Call twice on the same input: a correct dropout draws a fresh mask on every call."""
+    x, p, training = args
+    return {"out": fn(x, p, training), "again": fn(x, p, training)}
+
+
+def _dropout_inputs(shape, p, training, dtype=np.float32):
+    # standard normal values are never exactly 0, so `out != 0` is exactly the kept mask
+    return lambda rng: (torch.from_numpy(rng.standard_normal(shape).astype(dtype)), p, training)
+
+
+def _check_one_call(out, x, p, training, what):
+    if not isinstance(out, TensorValue):
+        return Fail(f"{what} returned {type(out).__name__}, expected a tensor like x")
+    if out.shape != x.shape:
+        return Fail(f"{what} returned shape {out.shape}; dropout keeps the shape of x, {x.shape}")
+    if out.dtype != x.dtype:
+        return Fail(f"{what} returned {out.dtype} for a {x.dtype} input; keep the dtype of x")
+    y, xs = out.array, x.array
+    if np.isnan(y).any():
+        return Fail(f"{what} returned NaN with p={p}", mistake="NaN at p=1")
+    if not training:
+        if np.allclose(y, xs, rtol=1e-6, atol=0):
+            return None
+        if np.allclose(y, (1 - p) * xs, rtol=1e-5, atol=0):
+            return Fail("in eval mode the output is x * (1 - p), not x", mistake="non-inverted dropout")
+        return Fail(f"in eval mode (training=False) dropout must return x unchanged; {int((y == 0).sum())} "
+                    f"of {y.size} elements were zeroed or changed", mistake="dropped in eval mode")
+    if p == 0:
+        return None if np.allclose(y, xs, rtol=1e-6, atol=0) else \
+            Fail("with p=0 nothing is dropped: the output must equal x")
+    kept = y != 0
+    if p == 1:
+        return None if not kept.any() else \
+            Fail(f"with p=1 every element is dropped, but {int(kept.sum())} of {y.size} are not zero")
+    for axis in range(y.ndim):
+        if y.shape[axis] > 1 and (kept == kept.take([0], axis=axis)).all():
+            return Fail(f"the same elements are dropped at every index of axis {axis}: each element "
+                        "needs its own random draw", mistake="one mask shared along an axis")
+    dropped = 1.0 - kept.mean()
+    tolerance = 6 * math.sqrt(p * (1 - p) / y.size)   # six standard deviations of a fair draw
+    if abs(dropped - p) > tolerance:
+        return Fail(f"{dropped:.3f} of the elements were dropped with p={p} (expected {p} +- {tolerance:.3f})",
+                    mistake="p used as the keep probability" if abs(dropped - (1 - p)) <= tolerance else None)
+    ratio = y[kept] / xs[kept]
+    if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5, atol=0):
+        for factor, name in ((1.0, "no rescaling"), (1 / p, "scaled by p instead of 1 - p"),
+                             (p, "scaled by p instead of 1 - p")):
+            if np.allclose(ratio, factor, rtol=1e-5, atol=0):
+                return Fail(f"the kept elements are x * {factor:.4g}, expected x / (1 - p) = x * {1 / (1 - p):.4g}",
+                            mistake=name)
+        return Fail(f"the kept elements must be exactly x / (1 - p) = x * {1 / (1 - p):.4g}; "
+                    f"yours range over x * [{ratio.min():.4g}, {ratio.max():.4g}]")
+    return None
+
+
+def compare_dropout(got, expected, args):
+    x, p, training = args
+    for key, what in (("out", "dropout"), ("again", "a second call")):
+        fail = _check_one_call(got[key], x, p, training, what)
+        if fail:
+            return fail
+    if training and 0 < p < 1 and np.array_equal(got["out"].array != 0, got["again"].array != 0):
+        return Fail("two calls on the same x dropped exactly the same elements: draw a fresh mask on "
+                    "every call", mistake="the same mask on every call")
+    return None
+
+
+def _dropout_no_rescale(x, p, training):
+    return x * (torch.rand_like(x) >= p) if training else x
+
+
+def _dropout_in_eval(x, p, training):
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+
+
+def _dropout_scaled_by_p(x, p, training):
+    return x * (torch.rand_like(x) >= p) / p if training else x
+
+
+def _dropout_keep_probability(x, p, training):
+    return x * (torch.rand_like(x) < p) / p if training else x
+
+
+def _dropout_non_inverted(x, p, training):
+    return x * (torch.rand_like(x) >= p) if training else x * (1 - p)
+
+
+def _dropout_shared_mask(x, p, training):
+    return x * (torch.rand(x.shape[-1]) >= p) / (1 - p) if training else x
+
+
+def _dropout_fixed_seed(x, p, training):
+    generator = torch.Generator().manual_seed(0)
+    return x * (torch.rand(x.shape, generator=generator) >= p).to(x.dtype) / (1 - p) if training else x
+
+
+def _dropout_nan_at_one(x, p, training):
+    return x * (torch.rand_like(x) >= p) / (1 - p) if training else x
+
+
+dropout = Exercise(
+    id="09.dropout", points=2, difficulty="easy", minutes=15, pure=True,
+    cases=[
+        Case("eval mode (training=False), p=0.5", _dropout_inputs((8, 32), 0.5, False),
+             why="at evaluation dropout is the identity"),
+        Case("training, p=0.1, a (64, 512) tensor", _dropout_inputs((64, 512), 0.1, True),
+             why="32768 elements: the dropped fraction is 0.1 within +-0.01 for a fair draw"),
+        Case("training, p=0.5, a (4, 16, 32) tensor", _dropout_inputs((4, 16, 32), 0.5, True)),
+        Case("training, p=0.3, float64", _dropout_inputs((16, 256), 0.3, True, np.float64),
+             why="the output keeps the dtype of x"),
+        Case("training, p=0: nothing dropped", _dropout_inputs((4, 8), 0.0, True)),
+        Case("training, p=1: everything dropped", _dropout_inputs((4, 8), 1.0, True),
+             why="1/(1-p) divides by zero at p=1; the answer is all zeros, not NaN"),
+    ],
+    compare=compare_dropout,
+    mistakes=[
+        Mistake("no rescaling",
+                "the survivors must be divided by (1 - p): then every element keeps its expected "
+                "value, E[output] = x, and the next layer sees the same scale in training and eval.",
+                _dropout_no_rescale),
+        Mistake("dropped in eval mode",
+                "with training=False dropout does nothing: return x. (nn.Dropout follows "
+                "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval),
+        Mistake("scaled by p instead of 1 - p",
+                "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
+                "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p),
+        Mistake("p used as the keep probability",
+                "p is the probability of *dropping* an element (PyTorch's convention, and the "
+                "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
+                _dropout_keep_probability),
+        Mistake("non-inverted dropout",
+                "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
+                "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
+                _dropout_non_inverted),
+        Mistake("one mask shared along an axis",
+                "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
+                _dropout_shared_mask),
+        Mistake("the same mask on every call",
+                "a seeded generator inside the function repeats the same mask forever; draw from "
+                "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
+                _dropout_fixed_seed),
+        Mistake("NaN at p=1",
+                "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
+                "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one),
+    ],
+)
+for case in dropout.cases:
+    case.run = run_dropout
+
 # ---------------------------------------------------------------- FeedForward
 
 
@@ -390,4 +547,4 @@ for case in Block.cases:
 for case in MultiHeadAttention.cases:
     case.run = module_run("MultiHeadAttention")
 
-EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, FeedForward, Block]
+EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, dropout, FeedForward, Block]

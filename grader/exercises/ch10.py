@@ -7,7 +7,9 @@ too-long-input error get cases of their own. Sampling (`generate`) is judged by 
 greedy decoding equals the argmax roll-out, a tiny temperature approaches it, the same seeded
 generator gives the same tokens, and top-k never draws outside the top k. `train_gpt` is
 watched from outside through a global optimizer step pre-hook, which records the learning rate
-and the gradient norm at every `optimizer.step()`.
+and the gradient norm at every `optimizer.step()` (after clipping), and through a hook on every
+parameter that records its gradient as `backward()` leaves it (before clipping): the logged
+`history["grad_norm"]` must be that unclipped norm.
 """
 import math
 from functools import partial
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
 from ..modules import load_reference_weights, perturb
+from ..values import TensorValue
 from .ch09 import GPT2_NAMES, reference
 
 
@@ -492,7 +495,10 @@ def run_training(fn, args):
     cfg, kwargs = args
     model = ref("GPT")(cfg)
     train, val = pattern_data(cfg.vocab_size, 400), pattern_data(cfg.vocab_size, 100)
-    steps = []
+    steps, unclipped = [], {}
+
+    def record_unclipped(p):                     # fires once per parameter per backward()
+        unclipped[id(p)] = p.grad.norm().item()
 
     def record(optimizer, *_):
         seen, norms = set(), []
@@ -502,14 +508,22 @@ def run_training(fn, args):
                     seen.add(id(p))
                     norms.append(p.grad.norm())
         norm = torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
-        steps.append([float(optimizer.param_groups[0]["lr"]), norm])
+        before = math.sqrt(sum(v * v for v in unclipped.values()))
+        steps.append([float(optimizer.param_groups[0]["lr"]), norm, before])
 
-    handle = register_optimizer_step_pre_hook(record)
+    handles = [register_optimizer_step_pre_hook(record)]
+    handles += [p.register_post_accumulate_grad_hook(record_unclipped) for p in model.parameters()]
     try:
         history = fn(model, train, val, generator=G(0), live=False, **kwargs)
     finally:
-        handle.remove()
-    return {"history": {k: history.get(k) for k in ("step", "train", "val", "loss")}, "steps": steps}
+        for handle in handles:
+            handle.remove()
+    return {"history": {k: history.get(k) for k in ("step", "train", "val", "loss", "grad_norm")}, "steps": steps}
+
+
+def _numbers(values):
+    """A logged list as floats; a list of 0-d tensors is accepted too."""
+    return [float(v.array) if isinstance(v, TensorValue) else v for v in values]
 
 
 def compare_training(got, expected, args):
@@ -520,20 +534,21 @@ def compare_training(got, expected, args):
         return Fail(f"expected {n} calls of optimizer.step(), got {len(steps)}")
     want_lr = [cosine_lr_reference(s, kwargs.get("lr", 1e-3), kwargs.get("min_lr", 1e-4),
                                    kwargs.get("warmup_steps", 100), n) for s in range(n)]
-    lrs = [lr for lr, _ in steps]
+    lrs = [lr for lr, _, _ in steps]
     if not np.allclose(lrs, want_lr, rtol=1e-6, atol=0):
         first = next(i for i, (a, b) in enumerate(zip(lrs, want_lr)) if not math.isclose(a, b, rel_tol=1e-6))
         return Fail(f"at step {first} the optimizer used lr={lrs[first]:.4g}, but cosine_lr gives "
                     f"{want_lr[first]:.4g}", mistake="learning rate not scheduled")
     clip = kwargs.get("grad_clip", 1.0)
-    worst = max(norm for _, norm in steps)
+    worst = max(norm for _, norm, _ in steps)
     if worst > clip * (1 + 1e-3):
         return Fail(f"optimizer.step() saw a gradient norm of {worst:.3g} with grad_clip={clip}",
                     mistake="no gradient clipping")
     history = got["history"]
-    for key in ("step", "train", "val", "loss"):
+    for key in ("step", "train", "val", "loss", "grad_norm"):
         if history.get(key) is None:
-            return Fail(f"the history has no {key!r} list")
+            return Fail(f"the history has no {key!r} list",
+                        mistake="gradient norm not logged" if key == "grad_norm" else None)
     if history["step"] != expected["history"]["step"]:
         return Fail(f"evaluated at steps {history['step']}, expected {expected['history']['step']} "
                     "(every eval_interval steps, and once more after the last step)",
@@ -542,6 +557,16 @@ def compare_training(got, expected, args):
     if len(history["loss"]) != n:
         return Fail(f"history['loss'] should hold the training loss of each of the {n} steps, "
                     f"it has {len(history['loss'])} entries")
+    logged = _numbers(history["grad_norm"])
+    if len(logged) != n:
+        return Fail(f"history['grad_norm'] should hold the gradient norm of each of the {n} steps, "
+                    f"it has {len(logged)} entries")
+    before, after = [b for _, _, b in steps], [a for _, a, _ in steps]
+    if not np.allclose(logged, before, rtol=1e-3, atol=1e-7):
+        first = next(i for i, (a, b) in enumerate(zip(logged, before)) if not math.isclose(a, b, rel_tol=1e-3))
+        return Fail(f"at step {first} you logged a gradient norm of {logged[first]:.4g}; the gradients "
+                    f"that backward() produced had norm {before[first]:.4g}",
+                    mistake="gradient norm logged after clipping" if np.allclose(logged, after, rtol=1e-3) else None)
     val = history["val"]
     if not all(math.isfinite(v) for v in val) or not val[-1] < 0.7 * val[0]:
         return Fail(f"the validation loss went from {val[0]:.3f} to {val[-1]:.3f}; on this easy repeating "
@@ -558,7 +583,7 @@ def _train(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_lr=1
            mistake=None):
     get_batch, estimate_loss = ref("get_batch"), ref("estimate_loss")
     optimizer = ref("configure_optimizer")(model, weight_decay, lr)
-    history = {"step": [], "train": [], "val": [], "loss": []}
+    history = {"step": [], "train": [], "val": [], "loss": [], "grad_norm": []}
     splits = {"train": train_data, "val": val_data}
 
     def evaluate(step):
@@ -577,12 +602,16 @@ def _train(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_lr=1
         _, loss = model(x, y)
         optimizer.zero_grad()
         loss.backward()
-        if mistake != "no_clip":
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if mistake != "no_clip" else math.inf)
+        if mistake == "norm_after_clip":
+            norm = nn.utils.clip_grad_norm_(model.parameters(), math.inf)    # measures, clips nothing
         optimizer.step()
         history["loss"].append(loss.item())
+        history["grad_norm"].append(norm.item())
     if mistake != "no_final_eval":
         evaluate(max_steps)
+    if mistake == "no_grad_norm":
+        del history["grad_norm"]
     return history
 
 
@@ -609,6 +638,14 @@ train_gpt = Exercise(
         Mistake("no evaluation after the last step",
                 "evaluate once more after the loop, at step max_steps: that is the model you keep.",
                 partial(_train, mistake="no_final_eval")),
+        Mistake("gradient norm logged after clipping",
+                "log the norm the gradients had *before* clipping: clip_grad_norm_ returns exactly "
+                "that, norm = clip_grad_norm_(...); after clipping it can never exceed grad_clip, "
+                "which hides the spikes you want to see.", partial(_train, mistake="norm_after_clip")),
+        Mistake("gradient norm not logged",
+                "append the total gradient norm of every step to history['grad_norm'] "
+                "(norm = torch.nn.utils.clip_grad_norm_(...); history['grad_norm'].append(norm.item())).",
+                partial(_train, mistake="no_grad_norm")),
     ],
 )
 
