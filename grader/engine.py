@@ -61,6 +61,7 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     pure: bool = False           # must leave its arguments unchanged
     time_limit: float = 10.0     # seconds for all cases together
+    run: Callable[[Any, tuple], Any] | None = None   # every case's run, unless the case has its own
 
     @property
     def chapter(self) -> str:
@@ -252,7 +253,8 @@ def run_case(exercise: Exercise, index: int, fn) -> Outcome:
     start = time.perf_counter()
     try:
         with one_torch_thread(), on_the_cpu():
-            out = case.run(fn, call_args) if case.run else fn(*call_args)
+            run = case.run or exercise.run
+            out = run(fn, call_args) if run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:
         return Outcome(not_implemented=True)

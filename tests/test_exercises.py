@@ -145,3 +145,28 @@ def test_exercise_names_are_unique_across_the_course():
     for ex in EXERCISES.values():
         assert ex.name not in seen, f"{ex.id} and {seen[ex.name]} share the name {ex.name!r}"
         seen[ex.name] = ex.id
+
+
+def test_no_chapter_module_imports_another_chapter_module():
+    """Code that two chapters need lives in grader/exercises/common.py. A helper that lives in one
+    chapter and is imported by another ties the two together: editing chapter 05's checks must not
+    change chapter 08's. Read as syntax, so that a lazy import inside a function counts too."""
+    import ast
+    import pathlib
+    import re
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "grader" / "exercises"
+    chapter = re.compile(r"(^|\.)ch\d\d($|\.)")
+    offenders = []
+    for path in sorted(folder.glob("ch[0-9][0-9].py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module or ''}.{a.name}" for a in node.names]
+                # `from . import ch05` or `from .ch05 import x`; grader.reference.chNN is allowed
+                if node.level == 1 and any(chapter.search(n) for n in names):
+                    offenders.append(f"{path.name}:{node.lineno}")
+            elif isinstance(node, ast.Import):
+                if any(a.name.startswith("grader.exercises.ch") for a in node.names):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, (f"a chapter's checks import another chapter's: {offenders}; "
+                           "move the shared code to grader/exercises/common.py")

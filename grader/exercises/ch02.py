@@ -11,6 +11,7 @@ import numpy as np
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
+from .common import random_params
 
 
 def _sigmoid(z):
@@ -224,12 +225,6 @@ init_params = Exercise(
 )
 
 # ---------------------------------------------------------------- feedforward
-
-
-def random_params(rng, sizes):
-    """Parameters with non-zero biases, so that a forgotten bias shows."""
-    return [(rng.standard_normal((n, m)) / np.sqrt(m), rng.standard_normal(n))
-            for m, n in zip(sizes[:-1], sizes[1:])]
 
 
 def _ff_no_output_sigmoid(params, X):

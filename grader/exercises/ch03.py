@@ -13,7 +13,7 @@ import numpy as np
 from ..compare import Fail, close, compare_values, describe
 from ..engine import Case, Exercise, Mistake
 from ..reference.ch02 import feedforward, sigmoid, sigmoid_prime
-from .ch02 import random_params
+from .common import random_params
 
 
 def _targets(rng, n, k):

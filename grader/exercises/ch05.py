@@ -4,9 +4,8 @@ Text inputs are drawn from a small alphabet with a seeded generator; tensors are
 the same generator, so every case is reproducible. `get_batch` draws random windows, so it
 is judged by properties over many draws, never by equality with the reference's draws.
 
-`module_case` and `module_compare` are shared with chapters 07 and 08: they build the
-learner's module and the reference module, load the reference's weights into the learner's
-with `strict=True`, and turn a parameter-name mismatch into a failure that names it.
+`BigramLM` is run with `common.module_case`: the learner's module gets the reference's weights
+with `strict=True`, and a parameter-name mismatch becomes a failure that names it.
 """
 import numpy as np
 import torch
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import ParameterMismatch, load_reference_weights
+from .common import module_case, module_compare
 
 ALPHABET = list("abcdefghij ,.\n")
 
@@ -30,40 +29,6 @@ def vocab(text):
 
 def long_tensor(values):
     return torch.as_tensor(np.asarray(values), dtype=torch.long)
-
-
-# ---------------------------------------------------------------- shared: modules
-
-STATE_DICT = "state_dict mismatch"
-
-
-def module_case(reference_path, call):
-    """A Case.run for a module exercise: `args` = (constructor args tuple, call args tuple).
-    Builds the reference and the learner's module, copies the weights, returns `call(model,
-    *call_args)` — or {STATE_DICT: message} when the parameters do not line up."""
-    def run(cls, args):
-        import importlib
-        module_name, class_name = reference_path.rsplit(".", 1)
-        reference_cls = getattr(importlib.import_module(module_name), class_name)
-        ctor, call_args = args
-        try:
-            model = load_reference_weights(cls(*ctor), reference_cls(*ctor), strict_buffers=True)
-        except ParameterMismatch as mismatch:
-            return {STATE_DICT: str(mismatch)}
-        return call(model, *call_args)
-    return run
-
-
-def module_compare(inner):
-    """Wrap a comparator so a parameter mismatch becomes a failure that names the parameters
-    (and two identical mismatches count as equal, so a mistake of that kind can be named)."""
-    def compare(got, expected, args):
-        if isinstance(expected, dict) and STATE_DICT in expected:
-            return None if got == expected else Fail("outputs differ")
-        if isinstance(got, dict) and STATE_DICT in got:
-            return Fail(got[STATE_DICT])
-        return inner(got, expected, args)
-    return compare
 
 
 # ---------------------------------------------------------------- build_vocab

@@ -10,7 +10,6 @@ copied into the learner's module with `load_state_dict(strict=True)`, and both r
 same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
 before anything runs.
 """
-import importlib
 import math
 from functools import partial
 
@@ -22,40 +21,22 @@ import torch.nn.functional as F
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
 from ..values import TensorValue
-from ..modules import load_reference_weights, perturb
+from . import common
+from .common import FLOAT32, GPT2_NAMES, randn, with_reference_weights
 
 
-def randn(rng, *shape, scale=1.0):
-    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32) * scale)
-
-
-# ---------------------------------------------------------------- loading reference weights
-
-# GPT-2's names are the contract: a learner's module must load GPT-2-style state dicts.
-GPT2_NAMES = ("; name the submodules exactly as the exercise says (and pass bias=bias on, so "
-              "that bias=False has no bias parameters)")
-
-
-def reference(name, chapter="09"):
-    return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
+def reference(name):
+    return common.reference(name, "09")
 
 
 def module_run(name):
     """`run` for a module exercise: args are (constructor args, input tensor)."""
     def run(cls, args):
         ctor, x = args
-        ref = reference(name)(*ctor)
-        perturb(ref)
-        model = load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval()
+        model = with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES)
         with torch.no_grad():
             return model(x)
     return run
-
-
-# float32 throughout: the same maths in another order (a fused kernel, F.layer_norm, a
-# different reduction) moves results by a few units in the 7th digit, so 1e-5 separates a
-# correct answer from the mistakes below, whose errors are 1e-3 and larger.
-float32_close = close(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- split_heads / merge_heads
@@ -170,6 +151,7 @@ def _mha_inputs(ctor, B, T):
 
 MultiHeadAttention = Exercise(
     id="09.MultiHeadAttention", points=3, difficulty="medium", minutes=30,
+    run=module_run("MultiHeadAttention"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", _mha_inputs((16, 4), 2, 6)),
         Case("a batch of one, T=1", _mha_inputs((16, 2), 1, 1)),
@@ -177,7 +159,7 @@ MultiHeadAttention = Exercise(
              why="bias=False must leave c_attn and c_proj without bias parameters"),
         Case("one head, T=9", _mha_inputs((8, 1), 2, 9)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("no causal mask",
                 "a GPT predicts the next token, so position t may only attend to positions <= t: "
@@ -231,6 +213,7 @@ def _ln_inputs(ctor, *shape, scale=1.0, shift=0.0):
 
 LayerNorm = Exercise(
     id="09.LayerNorm", points=2, difficulty="medium", minutes=20,
+    run=module_run("LayerNorm"),
     cases=[
         Case("(2, 5, 16) activations", _ln_inputs((16,), 2, 5, 16)),
         Case("eps=0.1 on small activations", _ln_inputs((8, 0.1), 2, 3, 8, scale=0.3),
@@ -238,7 +221,7 @@ LayerNorm = Exercise(
         Case("bias=False", _ln_inputs((10, 1e-5, False), 3, 4, 10)),
         Case("large offset and scale, a batch of one", _ln_inputs((32,), 1, 3, 32, scale=50.0, shift=1000.0)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("eps outside the square root",
                 "eps belongs inside: (x - mean) / sqrt(var + eps). sqrt(var) + eps is a different "
@@ -254,8 +237,6 @@ LayerNorm = Exercise(
                 partial(_LN, mistake="no_affine")),
     ],
 )
-for case in LayerNorm.cases:
-    case.run = module_run("LayerNorm")
 
 # ---------------------------------------------------------------- gelu
 
@@ -396,6 +377,7 @@ def _dropout_nan_at_one(x, p, training):
 
 dropout = Exercise(
     id="09.dropout", points=2, difficulty="easy", minutes=15, pure=True,
+    run=run_dropout,
     cases=[
         Case("eval mode (training=False), p=0.5", _dropout_inputs((8, 32), 0.5, False),
              why="at evaluation dropout is the identity"),
@@ -440,8 +422,6 @@ dropout = Exercise(
                 "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one),
     ],
 )
-for case in dropout.cases:
-    case.run = run_dropout
 
 # ---------------------------------------------------------------- FeedForward
 
@@ -460,12 +440,13 @@ class _FF(nn.Module):
 
 FeedForward = Exercise(
     id="09.FeedForward", points=1, difficulty="easy", minutes=10,
+    run=module_run("FeedForward"),
     cases=[
         Case("n_embd=16, B=2, T=5", lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0))),
         Case("dropout=0.5 in eval mode, bias=False", lambda rng: ((8, 0.5, False), randn(rng, 1, 4, 8, scale=3.0)),
              why="in eval mode dropout must do nothing"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("ReLU instead of GELU", "GPT-2's MLP uses GELU (your gelu), not ReLU.",
                 partial(_FF, act=torch.relu)),
@@ -478,8 +459,6 @@ FeedForward = Exercise(
                 partial(_FF, act=_gelu_tanh, functional_dropout=True)),
     ],
 )
-for case in FeedForward.cases:
-    case.run = module_run("FeedForward")
 
 # ---------------------------------------------------------------- Block
 
@@ -516,13 +495,14 @@ class _Block(nn.Module):
 
 Block = Exercise(
     id="09.Block", points=2, difficulty="medium", minutes=15,
+    run=module_run("Block"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", lambda rng: ((16, 4), randn(rng, 2, 6, 16))),
         Case("a batch of one, bias=False", lambda rng: ((8, 2, 0.0, False), randn(rng, 1, 3, 8))),
         Case("large residual stream (x100)", lambda rng: ((16, 2), randn(rng, 2, 4, 16, scale=100.0)),
              why="the residual stream grows in deep models; pre-LN leaves it unnormalised"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("post-LN instead of pre-LN",
                 "GPT-2 normalises the input of each sub-layer and adds the result to the "
@@ -542,9 +522,5 @@ Block = Exercise(
                 partial(_Block, mistake="residual_of_ln")),
     ],
 )
-for case in Block.cases:
-    case.run = module_run("Block")
-for case in MultiHeadAttention.cases:
-    case.run = module_run("MultiHeadAttention")
 
 EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, dropout, FeedForward, Block]

@@ -21,13 +21,13 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import load_reference_weights, perturb
+from ..modules import perturb
 from ..values import TensorValue
-from .ch09 import GPT2_NAMES, reference
+from .common import GPT2_NAMES, reference, with_reference_weights
 
 
 def ref(name):
-    return reference(name, chapter="10")
+    return reference(name, "10")
 
 
 def config(**kw):
@@ -43,9 +43,7 @@ def tokens(rng, B, T, V=11):
 
 def run_forward(cls, args):
     cfg, idx, targets = args
-    reference_model = ref("GPT")(cfg)
-    perturb(reference_model)
-    model = load_reference_weights(cls(cfg), reference_model, GPT2_NAMES).eval()
+    model = with_reference_weights(cls, ref("GPT"), (cfg,), nudge=0.2, hint=GPT2_NAMES)
     with torch.no_grad():
         return model(idx, targets)
 

@@ -38,17 +38,8 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import load_reference_weights, perturb
+from .common import FLOAT32, randn, with_reference_weights
 from ..reference import ch11 as ref
-
-# float32 through a few layers: summation order (einsum vs matmul, fused vs split projections)
-# moves results by ~1e-6 relative; a real mistake moves them by far more.
-FLOAT32 = close(rtol=1e-4, atol=1e-5)
-
-
-def tensor(rng, *shape, scale=1.0):
-    return torch.from_numpy((scale * rng.standard_normal(shape)).astype(np.float32))
-
 
 def padding(lengths, S):
     """(B, S) bool, True at the first `length` positions of each row."""
@@ -56,10 +47,9 @@ def padding(lengths, S):
 
 
 def built(reference_cls, cls, ctor):
-    """The learner's module holding the reference's (slightly perturbed) weights, in eval mode.
-    LayerNorms start at weight 1, bias 0; perturbing them makes a skipped LayerNorm visible."""
-    reference = perturb(reference_cls(*ctor), scale=0.05)
-    return load_reference_weights(cls(*ctor), reference).eval()
+    """The learner's module holding the reference's weights, nudged so that a skipped LayerNorm
+    shows, in eval mode."""
+    return with_reference_weights(cls, reference_cls, ctor, nudge=0.05)
 
 
 def causal(T):
@@ -148,16 +138,16 @@ CrossAttention = Exercise(
     compare=close(rtol=1e-4, atol=1e-5, parts=("output", "attention weights")),
     cases=[
         Case("3 decoder positions over a memory of 5, no mask",
-             lambda rng: (16, 2, tensor(rng, 2, 3, 16), tensor(rng, 2, 5, 16), None),
+             lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), None),
              run=_run_attention),
         Case("padded sources (lengths 5 and 2), mask (B, 1, S)",
-             lambda rng: (16, 2, tensor(rng, 2, 3, 16), tensor(rng, 2, 5, 16), padding([5, 2], 5)[:, None, :]),
+             lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), padding([5, 2], 5)[:, None, :]),
              run=_run_attention),
         Case("self-attention (memory = x) with a causal (T, T) mask, 4 heads",
-             lambda rng: (16, 4, tensor(rng, 2, 4, 16), None, causal(4)),
+             lambda rng: (16, 4, randn(rng, 2, 4, 16), None, causal(4)),
              run=_run_attention),
         Case("a batch of one whose source has no real token: zero weights, not NaN",
-             lambda rng: (8, 2, tensor(rng, 1, 2, 8), tensor(rng, 1, 3, 8), torch.zeros(1, 1, 3, dtype=torch.bool)),
+             lambda rng: (8, 2, randn(rng, 1, 2, 8), randn(rng, 1, 3, 8), torch.zeros(1, 1, 3, dtype=torch.bool)),
              run=_run_attention, compare=_empty_rows_zero),
     ],
     mistakes=[
@@ -227,11 +217,11 @@ EncoderLayer = Exercise(
     compare=FLOAT32,
     cases=[
         Case("two padded sources (lengths 5 and 3)",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 5, 16), padding([5, 3], 5)), run=_run_encoder),
+             lambda rng: (16, 2, 32, randn(rng, 2, 5, 16), padding([5, 3], 5)), run=_run_encoder),
         Case("a batch of one, no padding",
-             lambda rng: (16, 4, 32, tensor(rng, 1, 4, 16), padding([4], 4)), run=_run_encoder),
+             lambda rng: (16, 4, 32, randn(rng, 1, 4, 16), padding([4], 4)), run=_run_encoder),
         Case("three sources of lengths 7, 1 and 4",
-             lambda rng: (8, 2, 16, tensor(rng, 3, 7, 8), padding([7, 1, 4], 7)), run=_run_encoder),
+             lambda rng: (8, 2, 16, randn(rng, 3, 7, 8), padding([7, 1, 4], 7)), run=_run_encoder),
     ],
     mistakes=[
         Mistake("padding mask ignored",
@@ -297,13 +287,13 @@ DecoderLayer = Exercise(
     compare=FLOAT32,
     cases=[
         Case("target and source of length 4, no padding",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 4, 16), tensor(rng, 2, 4, 16), padding([4, 4], 4)),
+             lambda rng: (16, 2, 32, randn(rng, 2, 4, 16), randn(rng, 2, 4, 16), padding([4, 4], 4)),
              run=_run_decoder),
         Case("3 target positions, padded sources of lengths 6 and 2",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 3, 16), tensor(rng, 2, 6, 16), padding([6, 2], 6)),
+             lambda rng: (16, 2, 32, randn(rng, 2, 3, 16), randn(rng, 2, 6, 16), padding([6, 2], 6)),
              run=_run_decoder),
         Case("a batch of one, 4 heads, target longer than source",
-             lambda rng: (16, 4, 32, tensor(rng, 1, 5, 16), tensor(rng, 1, 2, 16), padding([2], 2)),
+             lambda rng: (16, 4, 32, randn(rng, 1, 5, 16), randn(rng, 1, 2, 16), padding([2], 2)),
              run=_run_decoder),
     ],
     mistakes=[
@@ -334,8 +324,7 @@ S2S = dict(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=2, d_ff=32, 
 def _run_seq2seq(cls, args):
     pad_id, src, tgt = args
     ctor = dict(S2S, pad_id=pad_id)
-    reference = perturb(ref.Seq2SeqTransformer(**ctor), scale=0.05)
-    model = load_reference_weights(cls(**ctor), reference).eval()
+    model = built(ref.Seq2SeqTransformer, cls, ctor)
     with torch.no_grad():
         memory, src_mask = model.encode(src)
         return memory, src_mask, model.decode(tgt, memory, src_mask)
@@ -444,7 +433,7 @@ Seq2SeqTransformer = Exercise(
 
 def _lsce_inputs(B, T, V, pad_tail, smoothing=0.1, ignore_index=0, scale=1.0):
     def inputs(rng):
-        logits = tensor(rng, B, T, V, scale=scale) if T else tensor(rng, B, V, scale=scale)
+        logits = randn(rng, B, T, V, scale=scale) if T else randn(rng, B, V, scale=scale)
         low = 0 if ignore_index != 0 else 1
         targets = torch.from_numpy(rng.integers(low, V, size=(B, T) if T else (B,))).long()
         if T and pad_tail:
