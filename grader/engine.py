@@ -335,8 +335,16 @@ def _recognise_mutation(exercise: Exercise, index: int, inputs_after) -> Mistake
     return None
 
 
-def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
-    return next((m for m in exercise.mistakes if m.name == name), None)
+def _named_mistake(exercise: Exercise, named: Mistake | None) -> Mistake | None:
+    """The exercise's mistake that a comparator's Fail names: that object, or the exercise's own
+    mistake of that name when a comparator is shared by two exercises."""
+    if named is None:
+        return None
+    if not isinstance(named, Mistake):
+        raise TypeError(f"Fail(mistake=...) takes a Mistake object, got {named!r}: "
+                        "bind the Mistake to a name and pass that")
+    return next((m for m in exercise.mistakes if m is named), None) or \
+        next((m for m in exercise.mistakes if m.name == named.name), None)
 
 
 def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outcome) -> CaseResult:
@@ -357,7 +365,7 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
         return CaseResult(case.name, True)
     if isinstance(fail, str):
         fail = Fail(fail)
-    mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    mistake = _named_mistake(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
     message = fail.message
     if mistake:
         message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"

@@ -170,3 +170,21 @@ def test_no_chapter_module_imports_another_chapter_module():
                     offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, (f"a chapter's checks import another chapter's: {offenders}; "
                            "move the shared code to grader/exercises/common.py")
+
+
+def test_a_fail_names_its_mistake_by_the_object():
+    """`Fail(..., mistake=X)` takes the Mistake object, so a misspelt mistake is a NameError (and
+    a pyflakes warning) instead of a string that silently matches nothing. The engine refuses a
+    string; this test shows it does so loudly."""
+    from grader.compare import Fail
+    from grader.engine import Case, Exercise, Mistake, judge_case, run_case
+
+    wrong = Mistake("off by one", "add one.", lambda x: x)
+    exercise = Exercise(id="98.plus_one", points=1, difficulty="easy", minutes=1,
+                        cases=[Case("one number", lambda rng: (1,))], mistakes=[wrong],
+                        compare=lambda got, expected, args: None if got == expected else Fail("no", mistake="off by one"))
+    got, expected = run_case(exercise, 0, lambda x: x), run_case(exercise, 0, lambda x: x + 1)
+    with pytest.raises(TypeError, match="Mistake object"):
+        judge_case(exercise, 0, got, expected)
+    exercise.compare = lambda got, expected, args: None if got == expected else Fail("no", mistake=wrong)
+    assert judge_case(exercise, 0, got, expected).mistake == "off by one"

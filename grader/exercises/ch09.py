@@ -294,14 +294,14 @@ def _check_one_call(out, x, p, training, what):
         return Fail(f"{what} returned {out.dtype} for a {x.dtype} input; keep the dtype of x")
     y, xs = out.array, x.array
     if np.isnan(y).any():
-        return Fail(f"{what} returned NaN with p={p}", mistake="NaN at p=1")
+        return Fail(f"{what} returned NaN with p={p}", mistake=NAN_AT_P_1)
     if not training:
         if np.allclose(y, xs, rtol=1e-6, atol=0):
             return None
         if np.allclose(y, (1 - p) * xs, rtol=1e-5, atol=0):
-            return Fail("in eval mode the output is x * (1 - p), not x", mistake="non-inverted dropout")
+            return Fail("in eval mode the output is x * (1 - p), not x", mistake=NON_INVERTED_DROPOUT)
         return Fail(f"in eval mode (training=False) dropout must return x unchanged; {int((y == 0).sum())} "
-                    f"of {y.size} elements were zeroed or changed", mistake="dropped in eval mode")
+                    f"of {y.size} elements were zeroed or changed", mistake=DROPPED_IN_EVAL_MODE)
     if p == 0:
         return None if np.allclose(y, xs, rtol=1e-6, atol=0) else \
             Fail("with p=0 nothing is dropped: the output must equal x")
@@ -312,16 +312,16 @@ def _check_one_call(out, x, p, training, what):
     for axis in range(y.ndim):
         if y.shape[axis] > 1 and (kept == kept.take([0], axis=axis)).all():
             return Fail(f"the same elements are dropped at every index of axis {axis}: each element "
-                        "needs its own random draw", mistake="one mask shared along an axis")
+                        "needs its own random draw", mistake=ONE_MASK_SHARED_ALONG_AN_AXIS)
     dropped = 1.0 - kept.mean()
     tolerance = 6 * math.sqrt(p * (1 - p) / y.size)   # six standard deviations of a fair draw
     if abs(dropped - p) > tolerance:
         return Fail(f"{dropped:.3f} of the elements were dropped with p={p} (expected {p} +- {tolerance:.3f})",
-                    mistake="p used as the keep probability" if abs(dropped - (1 - p)) <= tolerance else None)
+                    mistake=P_USED_AS_THE_KEEP_PROBABILITY if abs(dropped - (1 - p)) <= tolerance else None)
     ratio = y[kept] / xs[kept]
     if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5, atol=0):
-        for factor, name in ((1.0, "no rescaling"), (1 / p, "scaled by p instead of 1 - p"),
-                             (p, "scaled by p instead of 1 - p")):
+        for factor, name in ((1.0, NO_RESCALING), (1 / p, SCALED_BY_P_INSTEAD_OF_1_P),
+                             (p, SCALED_BY_P_INSTEAD_OF_1_P)):
             if np.allclose(ratio, factor, rtol=1e-5, atol=0):
                 return Fail(f"the kept elements are x * {factor:.4g}, expected x / (1 - p) = x * {1 / (1 - p):.4g}",
                             mistake=name)
@@ -338,7 +338,7 @@ def compare_dropout(got, expected, args):
             return fail
     if training and 0 < p < 1 and np.array_equal(got["out"].array != 0, got["again"].array != 0):
         return Fail("two calls on the same x dropped exactly the same elements: draw a fresh mask on "
-                    "every call", mistake="the same mask on every call")
+                    "every call", mistake=THE_SAME_MASK_ON_EVERY_CALL)
     return None
 
 
@@ -375,6 +375,35 @@ def _dropout_nan_at_one(x, p, training):
     return x * (torch.rand_like(x) >= p) / (1 - p) if training else x
 
 
+NAN_AT_P_1 = Mistake("NaN at p=1",
+                     "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
+                     "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one)
+DROPPED_IN_EVAL_MODE = Mistake("dropped in eval mode",
+                               "with training=False dropout does nothing: return x. (nn.Dropout follows "
+                               "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval)
+NO_RESCALING = Mistake("no rescaling",
+                       "the survivors must be divided by (1 - p): then every element keeps its expected "
+                       "value, E[output] = x, and the next layer sees the same scale in training and eval.",
+                       _dropout_no_rescale)
+SCALED_BY_P_INSTEAD_OF_1_P = Mistake("scaled by p instead of 1 - p",
+                                     "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
+                                     "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p)
+THE_SAME_MASK_ON_EVERY_CALL = Mistake("the same mask on every call",
+                                      "a seeded generator inside the function repeats the same mask forever; draw from "
+                                      "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
+                                      _dropout_fixed_seed)
+NON_INVERTED_DROPOUT = Mistake("non-inverted dropout",
+                               "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
+                               "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
+                               _dropout_non_inverted)
+ONE_MASK_SHARED_ALONG_AN_AXIS = Mistake("one mask shared along an axis",
+                                        "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
+                                        _dropout_shared_mask)
+P_USED_AS_THE_KEEP_PROBABILITY = Mistake("p used as the keep probability",
+                                         "p is the probability of *dropping* an element (PyTorch's convention, and the "
+                                         "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
+                                         _dropout_keep_probability)
+
 dropout = Exercise(
     id="09.dropout", points=2, difficulty="easy", minutes=15, pure=True,
     run=run_dropout,
@@ -392,34 +421,14 @@ dropout = Exercise(
     ],
     compare=compare_dropout,
     mistakes=[
-        Mistake("no rescaling",
-                "the survivors must be divided by (1 - p): then every element keeps its expected "
-                "value, E[output] = x, and the next layer sees the same scale in training and eval.",
-                _dropout_no_rescale),
-        Mistake("dropped in eval mode",
-                "with training=False dropout does nothing: return x. (nn.Dropout follows "
-                "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval),
-        Mistake("scaled by p instead of 1 - p",
-                "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
-                "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p),
-        Mistake("p used as the keep probability",
-                "p is the probability of *dropping* an element (PyTorch's convention, and the "
-                "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
-                _dropout_keep_probability),
-        Mistake("non-inverted dropout",
-                "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
-                "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
-                _dropout_non_inverted),
-        Mistake("one mask shared along an axis",
-                "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
-                _dropout_shared_mask),
-        Mistake("the same mask on every call",
-                "a seeded generator inside the function repeats the same mask forever; draw from "
-                "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
-                _dropout_fixed_seed),
-        Mistake("NaN at p=1",
-                "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
-                "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one),
+        NO_RESCALING,
+        DROPPED_IN_EVAL_MODE,
+        SCALED_BY_P_INSTEAD_OF_1_P,
+        P_USED_AS_THE_KEEP_PROBABILITY,
+        NON_INVERTED_DROPOUT,
+        ONE_MASK_SHARED_ALONG_AN_AXIS,
+        THE_SAME_MASK_ON_EVERY_CALL,
+        NAN_AT_P_1,
     ],
 )
 

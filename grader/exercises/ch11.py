@@ -30,6 +30,7 @@ outputs in eval mode. Known mistakes are subclasses of the reference that overri
 so they have the very same parameters.
 """
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -550,40 +551,20 @@ def _run_greedy(fn, args):
     return fn(model, src, max_len, BOS_ID, EOS_ID)
 
 
-def _greedy_first_position(model, src, max_len, bos_id, eos_id):
+def _greedy(model, src, max_len, bos_id, eos_id, position=-1, pad=True, stop=True):
+    """Greedy decoding with one thing wrong: the logits read at `position` (not the last), no
+    padding after </s> (`pad=False`), or no early stop (`stop=False`)."""
     memory, src_mask = model.encode(src)
     ys = torch.full((src.size(0), 1), bos_id)
     done = torch.zeros(src.size(0), dtype=torch.bool)
     for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, 0].argmax(-1).masked_fill(done, model.pad_id)
+        nxt = model.decode(ys, memory, src_mask)[:, position].argmax(-1)
+        if pad:
+            nxt = nxt.masked_fill(done, model.pad_id)
         ys = torch.cat([ys, nxt[:, None]], 1)
         done |= nxt == eos_id
-        if done.all():
+        if stop and done.all():
             break
-    return ys
-
-
-def _greedy_no_pad(model, src, max_len, bos_id, eos_id):
-    memory, src_mask = model.encode(src)
-    ys = torch.full((src.size(0), 1), bos_id)
-    done = torch.zeros(src.size(0), dtype=torch.bool)
-    for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, -1].argmax(-1)
-        ys = torch.cat([ys, nxt[:, None]], 1)
-        done |= nxt == eos_id
-        if done.all():
-            break
-    return ys
-
-
-def _greedy_never_stops(model, src, max_len, bos_id, eos_id):
-    memory, src_mask = model.encode(src)
-    ys = torch.full((src.size(0), 1), bos_id)
-    done = torch.zeros(src.size(0), dtype=torch.bool)
-    for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(done, model.pad_id)
-        ys = torch.cat([ys, nxt[:, None]], 1)
-        done |= nxt == eos_id
     return ys
 
 
@@ -612,15 +593,15 @@ greedy_decode = Exercise(
         Mistake("took the logits of the first position",
                 "decode returns logits for every position of ys; the next token comes from the "
                 "last one: logits[:, -1].",
-                _greedy_first_position),
+                partial(_greedy, position=0)),
         Mistake("kept writing after </s>",
                 "once a row has produced </s> it is finished: append model.pad_id to it from then "
                 "on (keep a boolean `done` per row).",
-                _greedy_no_pad),
+                partial(_greedy, pad=False)),
         Mistake("did not stop when every row had finished",
                 "stop the loop as soon as every row has produced </s> (`if done.all(): break`); "
                 "max_len is only an upper bound.",
-                _greedy_never_stops),
+                partial(_greedy, stop=False)),
         Mistake("dropped the <s> column",
                 "return ys itself, starting with the <s> column: (B, 1 + n).",
                 _greedy_no_bos),

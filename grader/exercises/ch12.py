@@ -233,7 +233,7 @@ def _same_tokens_less_work(got, expected, args):
     if work > 2 * cached_work + 2:
         return Fail(f"right tokens, but your model embedded {work} positions where a cache needs "
                     f"{cached_work}: it recomputes the whole context each step",
-                    mistake="recomputed the whole context every step")
+                    mistake=RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP)
     return None
 
 
@@ -265,6 +265,11 @@ def _gen_no_cache(model, idx, max_new_tokens, temperature=1.0, top_k=None, gener
     return generate(model, idx, max_new_tokens, temperature, top_k, generator)
 
 
+RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP = Mistake("recomputed the whole context every step",
+                                                  "that is chapter 10's generate: feed the prompt once, then only the newest token, "
+                                                  "through forward_cached with a KVCache that keeps the rest.",
+                                                  _gen_no_cache)
+
 generate_cached = Exercise(
     id="12.generate_cached", points=3, difficulty="medium", minutes=25,
     compare=_same_tokens_less_work,
@@ -275,10 +280,7 @@ generate_cached = Exercise(
         Case("past block_size: the window slides as in generate", _generate_inputs(1, 6, 14), run=_run_generate),
     ],
     mistakes=[
-        Mistake("recomputed the whole context every step",
-                "that is chapter 10's generate: feed the prompt once, then only the newest token, "
-                "through forward_cached with a KVCache that keeps the rest.",
-                _gen_no_cache),
+        RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
         Mistake("temperature ignored",
                 "divide the last position's logits by `temperature` before top-k and softmax, as "
                 "generate does.",
