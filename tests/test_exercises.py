@@ -188,3 +188,14 @@ def test_a_fail_names_its_mistake_by_the_object():
         judge_case(exercise, 0, got, expected)
     exercise.compare = lambda got, expected, args: None if got == expected else Fail("no", mistake=wrong)
     assert judge_case(exercise, 0, got, expected).mistake == "off by one"
+
+
+def test_a_failed_case_says_why_it_exists():
+    """`Case.why` is written for the learner: a failing case's message ends with it."""
+    from grader.engine import Case, Exercise, judge_case, run_case
+
+    exercise = Exercise(id="98.plus_one", points=1, difficulty="easy", minutes=1,
+                        cases=[Case("zero", lambda rng: (0,), why="zero is where an off-by-one shows")])
+    got, expected = run_case(exercise, 0, lambda x: x), run_case(exercise, 0, lambda x: x + 1)
+    assert "(why this case: zero is where an off-by-one shows)" in judge_case(exercise, 0, got, expected).message
+    assert judge_case(exercise, 0, expected, expected).passed

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import perturb
+from ..module_weights import perturb
 from ..values import TensorValue
 from .common import GPT2_NAMES, reference, with_reference_weights
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..compare import Fail, close
-from ..modules import ParameterMismatch, load_reference_weights, perturb
+from ..module_weights import ParameterMismatch, load_reference_weights, perturb
 
 
 # ---------------------------------------------------------------- inputs
