@@ -25,6 +25,7 @@ without the sandbox and says so in every report (`sandbox: none`), with the guar
 a determined student can get past; `mode="bwrap"` refuses to grade instead.
 """
 import atexit
+import compileall
 import functools
 import os
 import re
@@ -109,6 +110,9 @@ def staged_package(released) -> Path:
                         target.write_text(without_mistake_code(path.read_text(encoding="utf-8")), encoding="utf-8")
                     else:
                         shutil.copyfile(path, target)
+            # The sandbox mounts it read-only, so Python could not cache bytecode there and
+            # would compile the whole package again in every child: compile it once, here.
+            compileall.compile_dir(str(root), quiet=1)
             _staged[released] = root
         return _staged[released]
 
