@@ -135,7 +135,10 @@ def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
     for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
                        ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
         monkeypatch.setattr(build, name, path)
+    monkeypatch.setattr(build, "README", tmp_path / "README.md")
+    (tmp_path / "README.md").write_text("# a course\n")
     cells = [build.markdown("# 98 · A new chapter"),
+             build.code(build.colab_cell_source()),
              build.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
              build.test("double", points=1)]
     (tmp_path / "solutions").mkdir()
