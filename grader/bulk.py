@@ -7,7 +7,8 @@ disposable child process), `--jobs` at a time. Layouts:
     SUBMISSIONS_DIR/<student>/<notebook>.ipynb
     SUBMISSIONS_DIR/<notebook>.ipynb                          (the student is the file's stem)
 
-One CSV row per student, notebook and exercise; a notebook that cannot be read is one row with
+Grading is instructor grading: the hidden cases run too, and learner code runs in the sandbox
+(grader/sandbox.py). One CSV row per student, notebook and exercise; a notebook that cannot be read is one row with
 status `unreadable`, never a stopped batch. Rows are appended and flushed as each notebook
 finishes, and each row carries the notebook's SHA-256: run the same command again after an
 interruption and it grades only what is not in the CSV yet (or what changed since).
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .notebook import NotebookError
-from .runner import Limits, grade_notebook
+from .runner import Limits, Trust, grade_notebook
 
 COLUMNS = ["student", "notebook", "exercise", "status", "points", "max_points", "message", "notebook_sha256"]
 
@@ -62,12 +63,12 @@ def already_graded(csv_path: Path) -> set[tuple[str, str, str]]:
     return {(r["student"], r["notebook"], r["notebook_sha256"]) for r in valid}
 
 
-def grade_one(student: str, path: Path, root: Path, limits: Limits) -> list[dict]:
+def grade_one(student: str, path: Path, root: Path, limits: Limits, trust: Trust | None = None) -> list[dict]:
     relative = str(path.relative_to(root))
     digest = sha256(path)
     base = {"student": student, "notebook": relative, "notebook_sha256": digest}
     try:
-        report = grade_notebook(path, limits)
+        report = grade_notebook(path, limits, trust or Trust.instructor())
     except NotebookError as exc:
         return [{**base, "exercise": "", "status": "unreadable", "points": 0, "max_points": "", "message": str(exc)}]
     except Exception as exc:  # a bug of ours must not stop the batch either
@@ -77,10 +78,17 @@ def grade_one(student: str, path: Path, root: Path, limits: Limits) -> list[dict
              "message": r.message.splitlines()[0] if r.message else ""} for r in report.results]
 
 
-def grade_folder(root, csv_path, jobs=2, limits: Limits | None = None, out=sys.stderr) -> int:
-    """Grade every submission under `root` into `csv_path`; returns how many were graded now."""
+def grade_folder(root, csv_path, jobs=2, limits: Limits | None = None, out=sys.stderr,
+                 trust: Trust | None = None) -> int:
+    """Grade every submission under `root` into `csv_path`; returns how many were graded now.
+    Instructor grading (hidden cases, the sandbox) unless `trust` says otherwise."""
+    from .sandbox import bwrap_problem, resolve_mode
     root, csv_path = Path(root), Path(csv_path)
     limits = limits or Limits()
+    trust = trust or Trust.instructor()
+    if trust.sandbox != "none" and resolve_mode(trust.sandbox) == "none":
+        print(f"warning: grading WITHOUT a sandbox ({bwrap_problem()}): learner code can read "
+              "what this user can read", file=out)
     submissions = find_submissions(root)
     done = already_graded(csv_path)
     todo = [(s, p) for s, p in submissions if (s, str(p.relative_to(root)), sha256(p)) not in done]
@@ -93,7 +101,7 @@ def grade_folder(root, csv_path, jobs=2, limits: Limits | None = None, out=sys.s
         if new_file:
             writer.writeheader()
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))  # each job waits on its own child process
-        futures = {pool.submit(grade_one, s, p, root, limits): (s, p) for s, p in todo}
+        futures = {pool.submit(grade_one, s, p, root, limits, trust): (s, p) for s, p in todo}
         try:
             for n, future in enumerate(as_completed(futures), 1):
                 student, path = futures[future]

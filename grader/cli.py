@@ -6,12 +6,21 @@ import sys
 from .feedback import format_result
 
 
+def _released(text):
+    return tuple(c.strip().zfill(2) for c in text.split(",") if c.strip()) if text is not None else None
+
+
 def cmd_check(args) -> int:
     from .notebook import NotebookError
-    from .runner import Limits, grade_notebook
+    from .runner import Limits, Trust, grade_notebook
+    from .sandbox import SandboxUnavailable
     limits = Limits(time_scale=args.time_scale, memory_mb=args.memory_mb)
+    trust = Trust.instructor(args.sandbox, _released(args.released)) if args.instructor else Trust()
     try:
-        report = grade_notebook(args.notebook, limits)
+        report = grade_notebook(args.notebook, limits, trust)
+    except SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except NotebookError as exc:
         if args.json:
             print(json.dumps({"notebook": args.notebook, "error": str(exc)}))
@@ -26,15 +35,35 @@ def cmd_check(args) -> int:
             if result.id in report.notes:
                 print(f"   note: {report.notes[result.id]}")
         print(f"\nScore: {report.score:g} / {report.max_score:g}")
+        if args.instructor:
+            print("(instructor grading: public and hidden cases; learner code ran "
+                  + ("inside the bwrap sandbox)" if report.sandbox == "bwrap" else "WITHOUT a sandbox)"))
     return 0 if all(r.passed for r in report.results) else 1
 
 
 def cmd_grade(args) -> int:
     from .bulk import grade_folder
-    from .runner import Limits
-    grade_folder(args.folder, args.csv, jobs=args.jobs,
-                 limits=Limits(time_scale=args.time_scale, memory_mb=args.memory_mb))
+    from .runner import Limits, Trust
+    from .sandbox import SandboxUnavailable
+    try:
+        grade_folder(args.folder, args.csv, jobs=args.jobs,
+                     limits=Limits(time_scale=args.time_scale, memory_mb=args.memory_mb),
+                     trust=Trust.instructor(args.sandbox, _released(args.released)))
+    except SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _trust_options(p, instructor_flag):
+    if instructor_flag:
+        p.add_argument("--instructor", action="store_true",
+                       help="grade as an instructor: hidden cases too, learner code in the sandbox")
+    p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="instructor grading: bwrap (refuse without it), auto (bwrap when it runs here, "
+                        "else no sandbox, said in the report) or none")
+    p.add_argument("--released", default=None, metavar="01,02",
+                   help="chapters whose reference learner code may use (default: those before the notebook's)")
 
 
 def cmd_download(args) -> int:
@@ -45,6 +74,17 @@ def cmd_download(args) -> int:
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_student_build(args) -> int:
+    from .student import BuildRefused, build
+    try:
+        wheel = build(_released(args.release) or (), args.out)
+    except BuildRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {wheel} and {args.out}/course/ (install: pip install {wheel})")
     return 0
 
 
@@ -68,6 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
+    _trust_options(p, instructor_flag=True)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)")
@@ -76,12 +117,20 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--memory-mb", type=int, default=4096)
+    _trust_options(p, instructor_flag=False)
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("download", help="fetch full MNIST (70,000 digits), Tiny Shakespeare or GPT-2's weights (548 MB)")
     p.add_argument("name", choices=["mnist", "shakespeare", "gpt2"])
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("student-build", help="build the student install: a wheel without the references "
+                                             "of the chapters not released, and the notebooks")
+    p.add_argument("--release", required=True, metavar="01,02",
+                   help="chapters whose reference the students may have ('' for none)")
+    p.add_argument("--out", required=True, help="folder for the wheel and course/")
+    p.set_defaults(func=cmd_student_build)
 
     p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
     p.add_argument("--check", action="store_true", help="only report what is out of date")

@@ -26,8 +26,6 @@ import numpy as np
 from .compare import Fail, close, compare_values
 from .values import normalize
 
-STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing")
-
 
 @dataclass
 class Case:
@@ -39,6 +37,7 @@ class Case:
     run: Callable[[Any, tuple], Any] | None = None
     compare: Callable | None = None
     why: str = ""
+    seed: int | None = None      # hidden cases only: set from the instructor's secret
 
 
 @dataclass
@@ -61,6 +60,7 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     pure: bool = False           # must leave its arguments unchanged
     time_limit: float = 10.0     # seconds for all cases together
+    run: Callable[[Any, tuple], Any] | None = None   # every case's run, unless the case has its own
 
     @property
     def chapter(self) -> str:
@@ -71,8 +71,19 @@ class Exercise:
         return self.id.split(".", 1)[1]
 
     def reference(self):
-        module = importlib.import_module(f"grader.reference.ch{self.chapter}")
+        """The reference solution. Raises ReferenceUnavailable in a student install built
+        without this chapter's reference (see grader/student.py)."""
+        try:
+            module = importlib.import_module(f"grader.reference.ch{self.chapter}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("grader.reference"):
+                raise ReferenceUnavailable(self.chapter) from None
+            raise
         return getattr(module, self.name)
+
+
+class ReferenceUnavailable(LookupError):
+    """This install has no reference for the chapter; the engine uses stored outcomes."""
 
 
 @dataclass
@@ -169,8 +180,9 @@ def seed_everything(seed: int):
 def make_inputs(exercise: Exercise, index: int) -> tuple:
     seed = case_seed(exercise.id, index)
     seed_everything(seed)
+    case = exercise.cases[index]
     with on_the_cpu():
-        args = exercise.cases[index].inputs(np.random.default_rng(seed))
+        args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
     return args if isinstance(args, tuple) else (args,)
 
 
@@ -243,16 +255,19 @@ def copy_args(args):
     return copy.deepcopy(args, memo)
 
 
-def run_case(exercise: Exercise, index: int, fn) -> Outcome:
-    """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome."""
+def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> Outcome:
+    """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome.
+    `args`: the case's inputs when the caller built them (hidden cases: the grading process
+    builds them and sends them to the process that runs the learner's code)."""
     case = exercise.cases[index]
-    args = make_inputs(exercise, index)
+    args = make_inputs(exercise, index) if args is None else args
     call_args = copy_args(args)
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:
         with one_torch_thread(), on_the_cpu():
-            out = case.run(fn, call_args) if case.run else fn(*call_args)
+            run = case.run or exercise.run
+            out = run(fn, call_args) if run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:
         return Outcome(not_implemented=True)
@@ -300,12 +315,42 @@ def run_cases(exercise: Exercise, fn) -> list[Outcome]:
 
 # ---------------------------------------------------------------- judging
 
+def _stored(exercise: Exercise) -> dict | None:
+    """Outcomes stored by `grader student-build` for a chapter whose reference is withheld."""
+    try:
+        module = importlib.import_module(f"grader.expected.ch{exercise.chapter}")
+    except ModuleNotFoundError:
+        return None
+    return module.outcomes().get(exercise.id)
+
+
+def expected_outcome(exercise: Exercise, index: int) -> Outcome:
+    """What the reference returns on case `index`: computed, or stored where it is withheld."""
+    try:
+        reference = exercise.reference()
+    except ReferenceUnavailable:
+        stored = _stored(exercise)
+        if stored is None or index >= len(stored["cases"]):
+            raise
+        return stored["cases"][index]
+    return run_case(exercise, index, reference)
+
+
+def mistake_outcome(exercise: Exercise, index: int, mistake: Mistake) -> Outcome:
+    """What a known mistake returns on case `index`. Mistakes are built on the reference in
+    some chapters, so a student install uses the stored outcome where there is one."""
+    stored = _stored(exercise)
+    if stored is not None and mistake.name in stored["mistakes"] and index < len(stored["cases"]):
+        return stored["mistakes"][mistake.name][index]
+    return run_case(exercise, index, mistake.fn)
+
+
 def _recognise_mistake(exercise: Exercise, index: int, got) -> Mistake | None:
     """The known mistake whose output equals the learner's on this case, if any."""
     case = exercise.cases[index]
     compare = case.compare or exercise.compare
     for mistake in exercise.mistakes:
-        theirs = run_case(exercise, index, mistake.fn)
+        theirs = mistake_outcome(exercise, index, mistake)
         if theirs.error is None and not theirs.not_implemented:
             if compare(got, theirs.value, normalize(make_inputs(exercise, index))) is None:
                 return mistake
@@ -317,7 +362,7 @@ def _recognise_raised(exercise: Exercise, index: int, error: str) -> Mistake | N
     case, if any. Only the first line counts: the second says where in the code it was raised."""
     first_line = error.split("\n", 1)[0]
     for mistake in exercise.mistakes:
-        theirs = run_case(exercise, index, mistake.fn)
+        theirs = mistake_outcome(exercise, index, mistake)
         if theirs.error is not None and theirs.error.split("\n", 1)[0] == first_line:
             return mistake
     return None
@@ -326,15 +371,32 @@ def _recognise_raised(exercise: Exercise, index: int, error: str) -> Mistake | N
 def _recognise_mutation(exercise: Exercise, index: int, inputs_after) -> Mistake | None:
     """The known mistake that changes the arguments exactly as the learner's code did."""
     for mistake in exercise.mistakes:
-        theirs = run_case(exercise, index, mistake.fn)
+        theirs = mistake_outcome(exercise, index, mistake)
         if theirs.error is None and theirs.inputs_after is not None and \
                 compare_values(inputs_after, theirs.inputs_after, rtol=0, atol=0) is None:
             return mistake
     return None
 
 
-def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
-    return next((m for m in exercise.mistakes if m.name == name), None)
+def _named_mistake(exercise: Exercise, named: Mistake | None) -> Mistake | None:
+    """The exercise's mistake that a comparator's Fail names: that object, or the exercise's own
+    mistake of that name when a comparator is shared by two exercises."""
+    if named is None:
+        return None
+    if not isinstance(named, Mistake):
+        raise TypeError(f"Fail(mistake=...) takes a Mistake object, got {named!r}: "
+                        "bind the Mistake to a name and pass that")
+    return next((m for m in exercise.mistakes if m is named), None) or \
+        next((m for m in exercise.mistakes if m.name == named.name), None)
+
+
+def failed_case(case: Case, message: str, mistake: Mistake | None) -> CaseResult:
+    """A failed case's result: the message, why the case exists, and the known mistake's hint."""
+    if case.why:
+        message += f"\n    (why this case: {case.why})"
+    if mistake:
+        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
+    return CaseResult(case.name, False, message, mistake.name if mistake else None)
 
 
 def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outcome) -> CaseResult:
@@ -345,43 +407,34 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
             if compare_values(after, before, rtol=0, atol=0) is not None:
                 message = (f"your function changed its argument #{i + 1}; "
                            "it must leave its inputs unchanged (work on a copy)")
-                mistake = _recognise_mutation(exercise, index, outcome.inputs_after)
-                if mistake:
-                    message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-                return CaseResult(case.name, False, message, mistake.name if mistake else None)
+                return failed_case(case, message, _recognise_mutation(exercise, index, outcome.inputs_after))
     compare = case.compare or exercise.compare
     fail = compare(outcome.value, expected.value, args)
     if fail is None:
         return CaseResult(case.name, True)
     if isinstance(fail, str):
         fail = Fail(fail)
-    mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
-    message = fail.message
-    if mistake:
-        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-    return CaseResult(case.name, False, message, mistake.name if mistake else None)
+    mistake = _named_mistake(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    return failed_case(case, fail.message, mistake)
 
 
 def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     """Judge the outcomes of one exercise's cases against the reference solution."""
     result = ExerciseResult(exercise.id, "passed", 0, exercise.points)
-    reference = exercise.reference()
     for i, outcome in enumerate(outcomes):
-        name = exercise.cases[i].name
+        case = exercise.cases[i]
+        name = case.name
         if outcome.not_implemented:
             result.status = "not_implemented"
             result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
             return result
         if outcome.error is not None:
-            message = f"your code raised {outcome.error}"
-            mistake = _recognise_raised(exercise, i, outcome.error)
-            if mistake:
-                message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-            result.cases.append(CaseResult(name, False, message, mistake.name if mistake else None))
-            result.status, result.mistake = "error", mistake.name if mistake else None
-            result.message = f"case '{name}': {message}"
+            failed = failed_case(case, f"your code raised {outcome.error}", _recognise_raised(exercise, i, outcome.error))
+            result.cases.append(failed)
+            result.status, result.mistake = "error", failed.mistake
+            result.message = f"case '{name}': {failed.message}"
             return result
-        expected = run_case(exercise, i, reference)
+        expected = expected_outcome(exercise, i)
         if expected.error:  # a bug in the course, not in the learner's answer
             raise RuntimeError(f"reference solution of {exercise.id} failed on '{name}': {expected.error}")
         verdict = judge_case(exercise, i, outcome, expected)
@@ -409,8 +462,12 @@ def others_as_references(exercise: Exercise, namespace):
     saved = {}
     for other in chapter_exercises(exercise.chapter):
         if other.id != exercise.id:
+            try:
+                reference = other.reference()
+            except ReferenceUnavailable:  # withheld (a student install, instructor grading)
+                continue
             saved[other.name] = namespace.get(other.name, missing)
-            namespace[other.name] = other.reference()
+            namespace[other.name] = reference
     try:
         yield
     finally:

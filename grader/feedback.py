@@ -10,6 +10,8 @@ HEADLINE = {
     "timeout": "ran out of time",
     "not_implemented": "not implemented yet",
     "missing": "not found",
+    "forbidden": "reached for the course's solutions",
+    "grader_error": "could not be graded",
 }
 
 

@@ -11,16 +11,21 @@ A child that runs past an exercise's time limit, dies, or exits is killed and re
 new one that goes on with the remaining exercises, so one broken exercise never costs the
 learner the others.
 """
+import base64
+import contextlib
 import json
 import os
+import pickle
 import select
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import Exercise, ExerciseResult, Outcome, chapter_exercises, evaluate
+from . import sandbox as sandboxing
+from .engine import Exercise, ExerciseResult, Outcome, chapter_exercises, evaluate, make_inputs
 from .notebook import NotebookError, code_cells, grade_id, notebook_chapter, read_notebook
 from .values import decode, encode
 
@@ -50,6 +55,8 @@ class NotebookReport:
     notebook: str
     results: list[ExerciseResult] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
+    sandbox: str = "none"        # "bwrap" when learner code ran inside bubblewrap
+    hidden: bool = False         # whether the hidden cases ran (instructor grading)
 
     @property
     def score(self) -> float:
@@ -67,7 +74,7 @@ class NotebookReport:
                 item["note"] = self.notes[r.id]
             exercises.append(item)
         return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score,
-                "exercises": exercises}
+                "sandbox": self.sandbox, "hidden_cases": self.hidden, "exercises": exercises}
 
 
 def _infer_chapter(nb) -> str | None:
@@ -77,9 +84,41 @@ def _infer_chapter(nb) -> str | None:
     return max(set(chapters), key=chapters.count) if chapters else None
 
 
-def grade_notebook(path, limits: Limits | None = None) -> NotebookReport:
+@dataclass
+class Trust:
+    """How a notebook is graded. The default is the self-learner's `grader check`: public cases,
+    child process, no sandbox. `Trust.instructor()` is instructor grading: the hidden cases run
+    too, and learner code runs in the sandbox (grader/sandbox.py) that holds no reference of the
+    chapters not in `released` (default: the chapters before the graded one)."""
+    hidden: bool = False
+    sandbox: str = "none"            # "auto", "bwrap" or "none" (see sandbox.resolve_mode)
+    released: tuple | None = None    # chapters ("01", ...) whose reference learner code may use
+
+    @classmethod
+    def instructor(cls, sandbox="auto", released=None):
+        return cls(hidden=True, sandbox=sandbox, released=released)
+
+    def released_for(self, chapter: str) -> frozenset:
+        if self.released is not None:
+            return frozenset(self.released) - {chapter}
+        from .engine import chapter_modules
+        return frozenset(m[2:] for m in chapter_modules() if m[2:] < chapter)
+
+
+def grade_submission(path, limits: Limits | None = None, sandbox: str = "auto", released=None) -> NotebookReport:
+    """Instructor grading of one notebook file: the public and the hidden cases, learner code in
+    the sandbox. The entry point for integrations (nbgrader, and any other): returns a
+    NotebookReport (`.results`: one ExerciseResult per exercise; `.to_json()`). Raises
+    NotebookError when the file is not a readable course notebook, and
+    sandbox.SandboxUnavailable when `sandbox="bwrap"` and bwrap cannot run."""
+    return grade_notebook(path, limits, Trust.instructor(sandbox, released))
+
+
+def grade_notebook(path, limits: Limits | None = None, trust: Trust | None = None) -> NotebookReport:
     """Grade every exercise of the notebook's chapter. Raises NotebookError if unreadable."""
     limits = limits or Limits()
+    trust = trust or Trust()
+    mode = sandboxing.resolve_mode(trust.sandbox)
     nb = read_notebook(path)
     chapter = notebook_chapter(path, nb) or _infer_chapter(nb)
     try:
@@ -88,6 +127,10 @@ def grade_notebook(path, limits: Limits | None = None) -> NotebookReport:
         exercises = []
     if not exercises:
         raise NotebookError(f"{path} is not one of the course's notebooks (no exercises found for it).")
+    if trust.hidden:
+        from .hidden import with_hidden
+        exercises = [with_hidden(ex) for ex in exercises]
+    released = trust.released_for(chapter)
     cells, notes = code_cells(nb, exercises)
     located = {c.exercise: c for c in cells if c.exercise}
     results: dict[str, ExerciseResult] = {}
@@ -100,28 +143,79 @@ def grade_notebook(path, limits: Limits | None = None) -> NotebookReport:
             results[ex.id] = ExerciseResult(ex.id, "error", 0, ex.points, f"the cell does not parse: {cell.syntax_error}")
     pending = [ex for ex in exercises if ex.id not in results]
     cwd = Path(path).resolve().parent
+    child = _Child(mode, released, guard=trust.hidden or mode == "bwrap")
     while pending:
-        done = _run_in_child(cells, pending, limits, cwd)
+        done = _run_in_child(cells, pending, limits, cwd, child)
         for ex in list(pending):
             if ex.id in done:
                 results[ex.id] = done[ex.id]
                 pending.remove(ex)
-    report = NotebookReport(str(path), [results[ex.id] for ex in exercises], notes)
+    for ex in exercises:
+        reason = child.forbidden.get(ex.id) or child.forbidden.get(None)
+        if reason:   # whatever it scored: the reason names the first attempt
+            results[ex.id] = _result(ex, "forbidden", f"0 points: {reason}.")
+        elif ex.id in child.unsupported and results[ex.id].status != "passed":
+            results[ex.id] = _result(ex, "grader_error", (
+                f"the course cannot grade this exercise in the sandbox: its check needs `{child.unsupported[ex.id]}`, "
+                "which is withheld from the process running your code (a limitation of the course, not of "
+                "your answer; release that chapter or grade without the sandbox)"))
+    report = NotebookReport(str(path), [results[ex.id] for ex in exercises], notes,
+                            sandbox=mode, hidden=trust.hidden)
     return report
+
+
+@dataclass
+class _Child:
+    """How the child processes of one notebook run, and what their guard reported."""
+    mode: str                     # "bwrap" or "none"
+    released: frozenset
+    guard: bool
+    forbidden: dict = field(default_factory=dict)     # exercise id (None: the whole notebook) -> reason
+    unsupported: dict = field(default_factory=dict)   # exercise id -> withheld module the check needed
 
 
 def _result(ex: Exercise, status: str, message: str) -> ExerciseResult:
     return ExerciseResult(ex.id, status, 0, ex.points, message)
 
 
-def _child_env() -> dict:
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+SECRET_VARIABLES = ("GRADER_HIDDEN_SECRET",)
+
+
+def _child_env(mode: str = "none") -> dict:
+    if mode == "bwrap":   # only what the child needs: nothing of the instructor's environment
+        env = {k: os.environ[k] for k in ("COURSE_FAST", "LANG", "LC_ALL") if k in os.environ}
+    else:
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "Agg"
     env["PYTHONHASHSEED"] = "0"
     env.setdefault("OMP_NUM_THREADS", "1")   # small test inputs; threads only add noise
     return env
+
+
+def _hidden_program(ex: Exercise) -> list[dict]:
+    """The cases past the public ones, for the child: their inputs as data (built here, from
+    the instructor's secret), and their `run` named, never sent as code."""
+    from .engine import chapter_exercises as public
+    n_public = len(next(e for e in public(ex.chapter) if e.id == ex.id).cases)
+    program = []
+    for i in range(n_public, len(ex.cases)):
+        case = ex.cases[i]
+        with _FORKS.judging():
+            args = make_inputs(ex, i)
+        program.append({"name": case.name, "run": _function_name(case.run),
+                        "args": base64.b64encode(pickle.dumps(args)).decode("ascii")})
+    return program
+
+
+def _function_name(fn) -> str | None:
+    if fn is None:
+        return None
+    module = getattr(fn, "__module__", "")
+    if not module.startswith("grader.exercises.") or "<" in fn.__qualname__:
+        raise ValueError(f"a hidden case's run must be a public function of grader.exercises, not {fn!r}")
+    return f"{module}:{fn.__qualname__}"
 
 
 def _set_limits(limits: Limits, cpu_seconds: float):
@@ -134,19 +228,26 @@ def _set_limits(limits: Limits, cpu_seconds: float):
     return apply
 
 
-def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path) -> dict[str, ExerciseResult]:
+def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, child: _Child) -> dict[str, ExerciseResult]:
     """Run child processes until each pending exercise has a result or the child stops early.
     Returns the results it could settle (always at least one)."""
     program = {"cells": [{"source": c.source, "exercise": c.exercise} for c in cells],
-               "run": [ex.id for ex in pending]}
+               "run": [ex.id for ex in pending],
+               "hidden": {ex.id: _hidden_program(ex) for ex in pending},
+               "guard": sorted(child.released) if child.guard else None}
     by_id = {ex.id: ex for ex in pending}
     program["max_result_bytes"] = limits.max_result_mb * 1024 * 1024
     cpu_seconds = 2 * (STARTUP_SECONDS + sum(ex.time_limit for ex in pending) * limits.time_scale)
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "grader.runner", str(write_fd)],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=cwd, env=_child_env(), pass_fds=(write_fd,), start_new_session=True,
-                            preexec_fn=_set_limits(limits, cpu_seconds))
+    argv = [sys.executable, "-m", "grader.runner", str(write_fd)]
+    env = _child_env(child.mode)
+    if child.mode == "bwrap":
+        argv, env = sandboxing.command(argv, child.released, env), None
+    with _FORKS.forking():   # never fork while another thread is inside OpenBLAS (see _ForkGuard)
+        proc = subprocess.Popen(argv,
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=cwd, env=env, pass_fds=(write_fd,), start_new_session=True,
+                                preexec_fn=_set_limits(limits, cpu_seconds))
     os.close(write_fd)
     try:
         proc.stdin.write(json.dumps(program).encode())
@@ -154,7 +255,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path) -> 
     except BrokenPipeError:
         pass
     try:
-        return _collect(proc, read_fd, by_id, pending, limits)
+        return _collect(proc, read_fd, by_id, pending, limits, child)
     finally:
         os.close(read_fd)
         try:
@@ -164,7 +265,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path) -> 
         proc.wait()
 
 
-def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]:
+def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, ExerciseResult]:
     results, outcomes = {}, {}
     current = None
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -198,12 +299,17 @@ def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]
                 elif kind == "outcome":
                     outcomes[ex_id].append(_decode_outcome(event["outcome"]))
                 elif kind == "end":
-                    results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                    with _FORKS.judging():
+                        results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
                     current = None
                     deadline = time.monotonic() + STARTUP_SECONDS
                 elif kind in ("error", "missing"):
                     results[ex_id] = _result(by_id[ex_id], kind, str(event["message"]))
                     current = None
+                elif kind == "forbidden":   # the first attempt is the reason given
+                    child.forbidden.setdefault(ex_id if ex_id in by_id else None, str(event["message"]))
+                elif kind == "unsupported":
+                    child.unsupported.setdefault(ex_id, str(event["message"]))
                 elif kind == "finished":
                     for ex in pending:
                         results.setdefault(ex.id, _result(ex, "missing", f"`{ex.name}` was not defined"))
@@ -217,6 +323,41 @@ def _collect(proc, read_fd, by_id, pending, limits) -> dict[str, ExerciseResult]
 
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+# `grader grade --jobs N` judges N notebooks from N threads of one process, and each thread
+# forks child processes. OpenBLAS shuts its thread pool down when the process forks: a thread in
+# the middle of a matrix product then waits forever for workers that are gone (seen here with
+# py-spy: a thread spinning in exec_blas for minutes, in chapter 01's reference, and no OpenBLAS
+# threads left). So judging (numpy) and forking never overlap. Judgements may run side by side;
+# a fork waits until none is running. Learner code still runs in N child processes in parallel.
+
+
+class _ForkGuard:
+    """Many judges or one fork at a time (a readers-writer lock)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._judges = 0
+
+    @contextlib.contextmanager
+    def judging(self):
+        with self._cond:
+            self._judges += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._judges -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def forking(self):
+        with self._cond:   # new judges wait on this lock while the fork runs
+            self._cond.wait_for(lambda: self._judges == 0)
+            yield
+
+
+_FORKS = _ForkGuard()
 
 
 def _settle_current(results, by_id, pending, current, message) -> dict:
@@ -265,9 +406,15 @@ def _child_main(result_fd: int):
 
     program = json.loads(sys.stdin.read())
     wanted = set(program["run"])
+    state = {"current": None}
+    guard = None
+    if program.get("guard") is not None:
+        from .sandbox import install_guard
+        guard = install_guard(program["guard"], lambda text: send(event="forbidden", id=state["current"], message=text))
     namespace = {"__name__": "__main__", "get_ipython": _QuietIPython}
     for cell in program["cells"]:
         ex_id = cell["exercise"]
+        state["current"] = ex_id
         try:
             exec(compile(cell["source"], "<notebook cell>", "exec"), namespace)
             cell_error = None
@@ -276,7 +423,12 @@ def _child_main(result_fd: int):
         if ex_id not in wanted:
             continue
         wanted.discard(ex_id)
-        exercise = find_exercise(ex_id)
+        try:
+            exercise = find_exercise(ex_id)
+        except ImportError as exc:   # the chapter's checks import a withheld reference
+            send(event="unsupported", id=ex_id, message=exc.name or str(exc))
+            send(event="error", id=ex_id, message="the course's checks could not be loaded")
+            continue
         if cell_error:
             send(event="error", id=ex_id, message=f"running the exercise cell raised {cell_error}")
             continue
@@ -284,18 +436,44 @@ def _child_main(result_fd: int):
             send(event="missing", id=ex_id, message=f"the exercise cell does not define `{exercise.name}`")
             continue
         target = namespace[exercise.name]
+        hidden = program.get("hidden", {}).get(ex_id, [])
+        n_public = len(exercise.cases)
+        exercise = _with_given_cases(exercise, hidden)
         send(event="start", id=ex_id)
         with others_as_references(exercise, namespace):
             for i in range(len(exercise.cases)):
+                if guard:
+                    guard.misses.clear()
                 try:
-                    outcome = run_case(exercise, i, target)
+                    args = pickle.loads(base64.b64decode(hidden[i - n_public]["args"])) if i >= n_public else None
+                    outcome = run_case(exercise, i, target, args)
                 except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
                     outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                if guard and guard.misses and outcome.error:   # the course's check, not the answer, failed
+                    send(event="unsupported", id=ex_id, message=guard.misses[0])
                 send(event="outcome", id=ex_id, outcome=_encode_outcome(outcome, program["max_result_bytes"]))
                 if outcome.not_implemented:
                     break
         send(event="end", id=ex_id)
+        state["current"] = None
     send(event="finished")
+
+
+def _with_given_cases(exercise, hidden: list[dict]):
+    """The exercise with the hidden cases whose inputs the grading process sent."""
+    import dataclasses
+    import importlib
+    from .engine import Case
+    cases = list(exercise.cases)
+    for item in hidden:
+        run = None
+        if item["run"]:
+            module, qualname = item["run"].split(":")
+            run = importlib.import_module(module)
+            for part in qualname.split("."):
+                run = getattr(run, part)
+        cases.append(Case(item["name"], inputs=None, run=run))
+    return dataclasses.replace(exercise, cases=cases)
 
 
 def _encode_outcome(outcome: Outcome, max_bytes: int) -> dict:

@@ -1,0 +1,40 @@
+"""Hidden cases: further inputs (other seeds and shapes) that only instructor grading runs.
+
+`grader/hidden/chNN.py` defines `HIDDEN = {"NN.name": [Case(...), ...]}`. The student
+install (`grader student-build`) leaves this folder out, and the sandbox that runs learner
+code during instructor grading does not contain it: the grading process builds a hidden
+case's inputs and sends them as data. So a hidden case's `run` and `compare`, if set, must
+be public functions (from `grader.exercises`), which the sandbox can import by name.
+
+The repository is public, so these definitions are too. What a student cannot know is the
+seed: every hidden case draws its inputs from a seed mixed with the instructor's secret,
+`GRADER_HIDDEN_SECRET` (set it in nbgrader_config.py or the environment before grading).
+An answer tuned to the public inputs, or to the hidden inputs of another secret, fails.
+"""
+import dataclasses
+import importlib
+import os
+import zlib
+
+from ..engine import Exercise
+
+SECRET_VARIABLE = "GRADER_HIDDEN_SECRET"
+
+
+def hidden_cases(exercise: Exercise) -> list:
+    """The exercise's hidden cases, each seeded from the instructor's secret."""
+    try:
+        module = importlib.import_module(f"grader.hidden.ch{exercise.chapter}")
+    except ModuleNotFoundError:
+        return []
+    secret = os.environ.get(SECRET_VARIABLE, "")
+    cases = []
+    for i, case in enumerate(module.HIDDEN.get(exercise.id, [])):
+        seed = zlib.crc32(f"{secret}/{exercise.id}/hidden#{i}".encode())
+        cases.append(dataclasses.replace(case, name=f"hidden case: {case.name}", seed=seed))
+    return cases
+
+
+def with_hidden(exercise: Exercise) -> Exercise:
+    """The exercise with its hidden cases after the public ones."""
+    return dataclasses.replace(exercise, cases=list(exercise.cases) + hidden_cases(exercise))

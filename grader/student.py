@@ -1,0 +1,152 @@
+"""`grader student-build --release 01,02 --out DIR`: the install students of a class get.
+
+It is the package as students install it (a wheel) plus the student notebooks, with the
+reference of every chapter not in `--release` left out: not importable, not on disk, not in the
+wheel's data, and its exercise module without the known mistakes' code (grader/withhold.py:
+many are the reference with one switch). For such a withheld chapter the wheel holds
+`grader/expected/chNN.py` instead:
+the reference's outcomes on the notebook's public cases, and each known mistake's outcomes on
+the same cases, so `check(...)` gives the same feedback (the named mistake and its hint) by
+comparing against stored data (engine.expected_outcome, engine.mistake_outcome). Hidden cases
+(grader/hidden/) are never in it.
+
+Before writing the wheel, the build looks for any line of a withheld reference left in the
+staged package (refusing, naming the file), and grades, with the staged package alone (a separate process
+that cannot see this checkout), every known mistake of each withheld chapter, and the reference
+and the stub of each released chapter that mentions a withheld one. It refuses to build, naming
+the chapter and the module, when a check needs a withheld reference: chapter 03's checks use
+chapter 02's `feedforward`, so chapter 02 must be released before chapter 03 can be checked;
+the module exercises of chapters 04-12 build their own chapter's reference inside the check.
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .engine import chapter_exercises, chapter_modules, run_case
+from .runner import _encode_outcome
+from .withhold import reference_leaks, without_mistake_code
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "grader"
+
+
+class BuildRefused(Exception):
+    """The student install would not work: the message names the chapter and what it needs."""
+
+
+def stored_outcomes_module(chapter: str) -> str:
+    """The source of grader/expected/chNN.py: the public cases' outcomes, as data."""
+    data = {}
+    for ex in chapter_exercises(chapter):
+        reference = ex.reference()
+        cases = [_encode_outcome(run_case(ex, i, reference), 1 << 30) for i in range(len(ex.cases))]
+        mistakes = {m.name: [_encode_outcome(run_case(ex, i, m.fn), 1 << 30) for i in range(len(ex.cases))]
+                    for m in ex.mistakes}
+        data[ex.id] = {"cases": cases, "mistakes": mistakes}
+    return (f'"""Stored outcomes of chapter {chapter}\'s public cases (its reference is withheld from this\n'
+            'install): what the reference and each known mistake return. Written by `grader student-build`."""\n'
+            "import functools\nimport json\n\nfrom ..runner import _decode_outcome\n\n"
+            f"DATA = {json.dumps(json.dumps(data))}\n\n\n"
+            "@functools.lru_cache(maxsize=None)\n"
+            "def outcomes():\n"
+            "    data = json.loads(DATA)\n"
+            "    return {ex_id: {\"cases\": [_decode_outcome(o) for o in item[\"cases\"]],\n"
+            "                    \"mistakes\": {name: [_decode_outcome(o) for o in runs]\n"
+            "                                 for name, runs in item[\"mistakes\"].items()}}\n"
+            "            for ex_id, item in data.items()}\n")
+
+
+def _stage(release: set, withheld: set, where: Path) -> Path:
+    stage = where / "mnist-to-gpt"
+    shutil.copytree(PACKAGE, stage / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "expected"))
+    for chapter in withheld:
+        (stage / "grader" / "reference" / f"ch{chapter}.py").unlink(missing_ok=True)
+        module = stage / "grader" / "exercises" / f"ch{chapter}.py"
+        module.write_text(without_mistake_code(module.read_text(encoding="utf-8")), encoding="utf-8")
+    (stage / "grader" / "expected").mkdir()
+    (stage / "grader" / "expected" / "__init__.py").write_text(
+        '"""Stored outcomes of the chapters whose reference this student install withholds."""\n')
+    for chapter in sorted(withheld):
+        (stage / "grader" / "expected" / f"ch{chapter}.py").write_text(stored_outcomes_module(chapter))
+    shutil.copy(ROOT / "pyproject.toml", stage)
+    shutil.copy(ROOT / "README.md", stage)
+    return stage
+
+
+SELF_TEST = r'''
+import json, re, sys
+from grader.engine import chapter_exercises, grade_function
+def missing(exc):
+    found = re.search(r"cannot import name '(ch\d\d)' from 'grader.reference'", str(exc))
+    return f"grader.reference.{found.group(1)}" if found else (exc.name or str(exc))
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+problems = []
+for chapter, what in json.loads(sys.argv[1]):
+    try:
+        exercises = chapter_exercises(chapter)
+    except ImportError as exc:
+        problems.append([chapter, missing(exc)]); continue
+    for ex in exercises:
+        tries = [(m.fn, m.name) for m in ex.mistakes] if what == "mistakes" else [(ex.reference(), None)]
+        for fn, name in tries + [(stub, "stub")]:
+            try:
+                result = grade_function(ex, fn)
+            except ImportError as exc:
+                problems.append([chapter, missing(exc)]); break
+            error = result.message if result.status == "error" else ""
+            absent = [m for m in error.split("'") if m.startswith("grader.reference.")]
+            if absent:
+                problems.append([chapter, absent[0]]); break
+print(json.dumps(problems))
+'''
+
+
+def _self_test(stage: Path, release: set, withheld: set) -> list:
+    mentions = {c for c in release for w in withheld
+                if re.search(rf"ch{w}\b|chapter=\"{w}\"", (PACKAGE / "exercises" / f"ch{c}.py").read_text())}
+    plan = [[c, "mistakes"] for c in sorted(withheld)] + [[c, "reference"] for c in sorted(mentions)]
+    proc = subprocess.run([sys.executable, "-c", SELF_TEST, json.dumps(plan)], cwd=stage.parent,
+                          env={"PYTHONPATH": str(stage), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the student install's self-test crashed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def build(release, out) -> Path:
+    """Build the student install into `out` (the wheel and course/); returns the wheel's path.
+    Raises BuildRefused when a check of the install would need a withheld reference."""
+    chapters = {m[2:] for m in chapter_modules()}
+    release = {c.zfill(2) for c in release}
+    unknown = release - chapters
+    if unknown:
+        raise BuildRefused(f"no chapter {', '.join(sorted(unknown))} in this course")
+    withheld = chapters - release
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="grader-student-") as tmp:
+        stage = _stage(release, withheld, Path(tmp))
+        leaks = reference_leaks(stage, PACKAGE / "reference", sorted(withheld))
+        if leaks:
+            raise BuildRefused("the install would still hold reference code of a withheld chapter: "
+                               + "; ".join(leaks[:5]) + ". Release that chapter, or rewrite that code.")
+        problems = _self_test(stage, release, withheld)
+        if problems:
+            lines = [f"chapter {c}'s checks need `{m}`" for c, m in problems]
+            raise BuildRefused("cannot withhold these references: " + "; ".join(dict.fromkeys(lines))
+                               + ". Release the chapter of each module named (add it to --release).")
+        out.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                               "-q", "-w", str(out), str(stage)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pip wheel failed:\n{proc.stderr[-2000:]}")
+    course = out / "course"
+    course.mkdir(exist_ok=True)
+    for notebook in sorted((ROOT / "course").glob("[0-9][0-9]_*.ipynb")):
+        shutil.copy(notebook, course)
+    return next(out.glob("mnist_to_gpt-*.whl"))
