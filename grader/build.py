@@ -32,6 +32,35 @@ STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(){end}"
 MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
 
 
+class BuildError(Exception):
+    """A solution notebook that the build cannot turn into a sound student notebook."""
+
+
+_MARKER_LINE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION", re.M)
+
+
+def check_solution_regions(nb, origin: str):
+    """Every `### BEGIN SOLUTION` has its `### END SOLUTION`, regions do not nest, and only a
+    cell marked as a solution (metadata.nbgrader.solution) holds one. Raises BuildError naming
+    the file and the cell otherwise: an unclosed region would otherwise stay, solution and all,
+    in the student notebook."""
+    for index, cell in enumerate(nb.cells):
+        where = f"{origin}, cell {index} (id {cell.get('id', '?')})"
+        markers = _MARKER_LINE.findall(cell.source)
+        if markers and not cell.metadata.get("nbgrader", {}).get("solution", False):
+            raise BuildError(f"{where}: a SOLUTION region in a cell without solution metadata "
+                             "(write it with grader.build.exercise(...))")
+        open_region = False
+        for marker in markers:
+            if marker == "BEGIN" and open_region:
+                raise BuildError(f"{where}: ### BEGIN SOLUTION inside another region (regions do not nest)")
+            if marker == "END" and not open_region:
+                raise BuildError(f"{where}: ### END SOLUTION without its ### BEGIN SOLUTION")
+            open_region = marker == "BEGIN"
+        if open_region:
+            raise BuildError(f"{where}: ### BEGIN SOLUTION without its ### END SOLUTION")
+
+
 def stub_source(source: str) -> str:
     return SOLUTION_REGION.sub(lambda m: STUB.format(indent=m.group(1), end=m.group(2)), source)
 
@@ -94,6 +123,7 @@ def build_all(check_only=False) -> list[str]:
     _write_if_changed(README, readme_with_repository(README.read_text(encoding="utf-8")), check_only, changed)
     for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
         nb = with_colab_cell(nbformat.read(source, as_version=4))
+        check_solution_regions(nb, f"solutions/{source.name}")
         _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
         chapter = source.name[:2]
         # The reference first: a new chapter's exercises module may import it (headers are

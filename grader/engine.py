@@ -26,9 +26,6 @@ import numpy as np
 from .compare import Fail, close, compare_values
 from .values import normalize
 
-STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing",
-            "forbidden", "grader_error")   # the last two: instructor grading only (grader/runner.py)
-
 
 @dataclass
 class Case:
@@ -63,6 +60,7 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     pure: bool = False           # must leave its arguments unchanged
     time_limit: float = 10.0     # seconds for all cases together
+    run: Callable[[Any, tuple], Any] | None = None   # every case's run, unless the case has its own
 
     @property
     def chapter(self) -> str:
@@ -268,7 +266,8 @@ def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> O
     start = time.perf_counter()
     try:
         with one_torch_thread(), on_the_cpu():
-            out = case.run(fn, call_args) if case.run else fn(*call_args)
+            run = case.run or exercise.run
+            out = run(fn, call_args) if run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:
         return Outcome(not_implemented=True)
@@ -379,8 +378,25 @@ def _recognise_mutation(exercise: Exercise, index: int, inputs_after) -> Mistake
     return None
 
 
-def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
-    return next((m for m in exercise.mistakes if m.name == name), None)
+def _named_mistake(exercise: Exercise, named: Mistake | None) -> Mistake | None:
+    """The exercise's mistake that a comparator's Fail names: that object, or the exercise's own
+    mistake of that name when a comparator is shared by two exercises."""
+    if named is None:
+        return None
+    if not isinstance(named, Mistake):
+        raise TypeError(f"Fail(mistake=...) takes a Mistake object, got {named!r}: "
+                        "bind the Mistake to a name and pass that")
+    return next((m for m in exercise.mistakes if m is named), None) or \
+        next((m for m in exercise.mistakes if m.name == named.name), None)
+
+
+def failed_case(case: Case, message: str, mistake: Mistake | None) -> CaseResult:
+    """A failed case's result: the message, why the case exists, and the known mistake's hint."""
+    if case.why:
+        message += f"\n    (why this case: {case.why})"
+    if mistake:
+        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
+    return CaseResult(case.name, False, message, mistake.name if mistake else None)
 
 
 def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outcome) -> CaseResult:
@@ -391,40 +407,32 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
             if compare_values(after, before, rtol=0, atol=0) is not None:
                 message = (f"your function changed its argument #{i + 1}; "
                            "it must leave its inputs unchanged (work on a copy)")
-                mistake = _recognise_mutation(exercise, index, outcome.inputs_after)
-                if mistake:
-                    message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-                return CaseResult(case.name, False, message, mistake.name if mistake else None)
+                return failed_case(case, message, _recognise_mutation(exercise, index, outcome.inputs_after))
     compare = case.compare or exercise.compare
     fail = compare(outcome.value, expected.value, args)
     if fail is None:
         return CaseResult(case.name, True)
     if isinstance(fail, str):
         fail = Fail(fail)
-    mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
-    message = fail.message
-    if mistake:
-        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-    return CaseResult(case.name, False, message, mistake.name if mistake else None)
+    mistake = _named_mistake(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    return failed_case(case, fail.message, mistake)
 
 
 def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     """Judge the outcomes of one exercise's cases against the reference solution."""
     result = ExerciseResult(exercise.id, "passed", 0, exercise.points)
     for i, outcome in enumerate(outcomes):
-        name = exercise.cases[i].name
+        case = exercise.cases[i]
+        name = case.name
         if outcome.not_implemented:
             result.status = "not_implemented"
             result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
             return result
         if outcome.error is not None:
-            message = f"your code raised {outcome.error}"
-            mistake = _recognise_raised(exercise, i, outcome.error)
-            if mistake:
-                message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-            result.cases.append(CaseResult(name, False, message, mistake.name if mistake else None))
-            result.status, result.mistake = "error", mistake.name if mistake else None
-            result.message = f"case '{name}': {message}"
+            failed = failed_case(case, f"your code raised {outcome.error}", _recognise_raised(exercise, i, outcome.error))
+            result.cases.append(failed)
+            result.status, result.mistake = "error", failed.mistake
+            result.message = f"case '{name}': {failed.message}"
             return result
         expected = expected_outcome(exercise, i)
         if expected.error:  # a bug in the course, not in the learner's answer

@@ -1,7 +1,7 @@
 """benchmarks/gpt_cpu.py runs end to end and prints every figure issue 5 asks for.
 
 The full benchmark trains for minutes, so these runs take a few steps only: they prove the script
-works on a machine without ../shared/bench (it falls back to the bundled corpus and says so), that
+works on a machine without the full Tiny Shakespeare (it falls back to the bundled corpus and says so), that
 `--nanogpt` runs an outside model.py through the same training loop, and that a bad `--nanogpt`
 folder is a one-line error rather than a traceback. The figures themselves are in the issue notes.
 """
@@ -33,7 +33,7 @@ def figures(stdout):
 
 
 def test_prints_every_figure_on_the_bundled_corpus(tmp_path):
-    """Without ../shared/bench the benchmark still runs, and says which data it trained on."""
+    """Without the full Tiny Shakespeare the benchmark still runs, and says which data it trained on."""
     run = gpt_cpu(tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
     got = figures(run.stdout)

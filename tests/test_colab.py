@@ -35,9 +35,10 @@ from grader.kernel_client import patient_config
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-# What Colab has and the course requires, in versions Colab has shipped (torch: newer than any).
+# What Colab has and the course requires, in versions Colab has shipped (torch: newer than any;
+# regex comes with Colab's transformers).
 PREINSTALLED = {"torch": "2.99.0", "numpy": "2.0.2", "matplotlib": "3.10.0", "ipywidgets": "7.7.1",
-                "tqdm": "4.67.1"}
+                "tqdm": "4.67.1", "regex": "2024.11.6"}
 OFFLINE = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 

@@ -195,3 +195,30 @@ def test_training_chapters_pick_their_device_once(chapter):
     assert "device = pick_device()" in code[1], "the second code cell (imports) picks the device"
     assert sum("device = pick_device()" in c for c in code) == 1, "one choice per notebook"
     assert any(".to(device)" in c for c in code), "the model and data move to the device"
+
+
+@pytest.mark.parametrize("source, metadata, problem", [
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1", True, "BEGIN SOLUTION without its ### END"),
+    ("def f():\n    return 1\n    ### END SOLUTION", True, "END SOLUTION without its ### BEGIN"),
+    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+     "    ### END SOLUTION", True, "inside another region"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", False, "without solution metadata"),
+])
+def test_build_stops_on_a_broken_solution_region(tmp_path, monkeypatch, source, metadata, problem):
+    """An unclosed region used to stay, solution and all, in the student notebook, caught only by
+    a later test; nested regions or a region in a cell nbgrader does not treat as a solution
+    are as unsound. `grader build` stops on each, naming the notebook and the cell."""
+    import nbformat
+
+    from grader import build
+
+    for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
+                       ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
+        monkeypatch.setattr(build, name, path)
+    cell = build.exercise("f", source) if metadata else build.code(source)
+    (tmp_path / "solutions").mkdir()
+    cells = [build.markdown("# 98 · Broken"), build.code(build.colab_cell_source()), cell]
+    nbformat.write(build.notebook(cells, "98", "Broken"),
+                   tmp_path / "solutions" / "98_broken.ipynb")
+    with pytest.raises(build.BuildError, match=f"solutions/98_broken.ipynb, cell 2 .*{problem}"):
+        build.build_all(check_only=True)

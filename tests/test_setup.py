@@ -48,7 +48,7 @@ def test_dependencies_are_split_by_role():
     bound on torch or numpy: it would make `%pip install` replace Colab's own."""
     project = PROJECT["project"]
     names = [re.split(r"[<>=!~ ;\[]", d)[0] for d in project["dependencies"]]
-    assert names == ["numpy", "torch", "matplotlib", "ipywidgets", "tqdm"]
+    assert names == ["numpy", "torch", "matplotlib", "ipywidgets", "tqdm", "regex"]  # regex: chapter 13
     for spec in project["dependencies"]:
         assert ">=" in spec and "<" not in spec.split(">=", 1)[1], f"{spec}: a lower bound only"
     extras = project["optional-dependencies"]

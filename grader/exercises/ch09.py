@@ -10,7 +10,6 @@ copied into the learner's module with `load_state_dict(strict=True)`, and both r
 same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
 before anything runs.
 """
-import importlib
 import math
 from functools import partial
 
@@ -22,40 +21,22 @@ import torch.nn.functional as F
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
 from ..values import TensorValue
-from ..modules import load_reference_weights, perturb
+from . import common
+from .common import FLOAT32, GPT2_NAMES, randn, with_reference_weights
 
 
-def randn(rng, *shape, scale=1.0):
-    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32) * scale)
-
-
-# ---------------------------------------------------------------- loading reference weights
-
-# GPT-2's names are the contract: a learner's module must load GPT-2-style state dicts.
-GPT2_NAMES = ("; name the submodules exactly as the exercise says (and pass bias=bias on, so "
-              "that bias=False has no bias parameters)")
-
-
-def reference(name, chapter="09"):
-    return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
+def reference(name):
+    return common.reference(name, "09")
 
 
 def module_run(name):
     """`run` for a module exercise: args are (constructor args, input tensor)."""
     def run(cls, args):
         ctor, x = args
-        ref = reference(name)(*ctor)
-        perturb(ref)
-        model = load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval()
+        model = with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES)
         with torch.no_grad():
             return model(x)
     return run
-
-
-# float32 throughout: the same maths in another order (a fused kernel, F.layer_norm, a
-# different reduction) moves results by a few units in the 7th digit, so 1e-5 separates a
-# correct answer from the mistakes below, whose errors are 1e-3 and larger.
-float32_close = close(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- split_heads / merge_heads
@@ -170,6 +151,7 @@ def _mha_inputs(ctor, B, T):
 
 MultiHeadAttention = Exercise(
     id="09.MultiHeadAttention", points=3, difficulty="medium", minutes=30,
+    run=module_run("MultiHeadAttention"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", _mha_inputs((16, 4), 2, 6)),
         Case("a batch of one, T=1", _mha_inputs((16, 2), 1, 1)),
@@ -177,7 +159,7 @@ MultiHeadAttention = Exercise(
              why="bias=False must leave c_attn and c_proj without bias parameters"),
         Case("one head, T=9", _mha_inputs((8, 1), 2, 9)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("no causal mask",
                 "a GPT predicts the next token, so position t may only attend to positions <= t: "
@@ -231,6 +213,7 @@ def _ln_inputs(ctor, *shape, scale=1.0, shift=0.0):
 
 LayerNorm = Exercise(
     id="09.LayerNorm", points=2, difficulty="medium", minutes=20,
+    run=module_run("LayerNorm"),
     cases=[
         Case("(2, 5, 16) activations", _ln_inputs((16,), 2, 5, 16)),
         Case("eps=0.1 on small activations", _ln_inputs((8, 0.1), 2, 3, 8, scale=0.3),
@@ -238,7 +221,7 @@ LayerNorm = Exercise(
         Case("bias=False", _ln_inputs((10, 1e-5, False), 3, 4, 10)),
         Case("large offset and scale, a batch of one", _ln_inputs((32,), 1, 3, 32, scale=50.0, shift=1000.0)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("eps outside the square root",
                 "eps belongs inside: (x - mean) / sqrt(var + eps). sqrt(var) + eps is a different "
@@ -254,8 +237,6 @@ LayerNorm = Exercise(
                 partial(_LN, mistake="no_affine")),
     ],
 )
-for case in LayerNorm.cases:
-    case.run = module_run("LayerNorm")
 
 # ---------------------------------------------------------------- gelu
 
@@ -313,14 +294,14 @@ def _check_one_call(out, x, p, training, what):
         return Fail(f"{what} returned {out.dtype} for a {x.dtype} input; keep the dtype of x")
     y, xs = out.array, x.array
     if np.isnan(y).any():
-        return Fail(f"{what} returned NaN with p={p}", mistake="NaN at p=1")
+        return Fail(f"{what} returned NaN with p={p}", mistake=NAN_AT_P_1)
     if not training:
         if np.allclose(y, xs, rtol=1e-6, atol=0):
             return None
         if np.allclose(y, (1 - p) * xs, rtol=1e-5, atol=0):
-            return Fail("in eval mode the output is x * (1 - p), not x", mistake="non-inverted dropout")
+            return Fail("in eval mode the output is x * (1 - p), not x", mistake=NON_INVERTED_DROPOUT)
         return Fail(f"in eval mode (training=False) dropout must return x unchanged; {int((y == 0).sum())} "
-                    f"of {y.size} elements were zeroed or changed", mistake="dropped in eval mode")
+                    f"of {y.size} elements were zeroed or changed", mistake=DROPPED_IN_EVAL_MODE)
     if p == 0:
         return None if np.allclose(y, xs, rtol=1e-6, atol=0) else \
             Fail("with p=0 nothing is dropped: the output must equal x")
@@ -331,16 +312,16 @@ def _check_one_call(out, x, p, training, what):
     for axis in range(y.ndim):
         if y.shape[axis] > 1 and (kept == kept.take([0], axis=axis)).all():
             return Fail(f"the same elements are dropped at every index of axis {axis}: each element "
-                        "needs its own random draw", mistake="one mask shared along an axis")
+                        "needs its own random draw", mistake=ONE_MASK_SHARED_ALONG_AN_AXIS)
     dropped = 1.0 - kept.mean()
     tolerance = 6 * math.sqrt(p * (1 - p) / y.size)   # six standard deviations of a fair draw
     if abs(dropped - p) > tolerance:
         return Fail(f"{dropped:.3f} of the elements were dropped with p={p} (expected {p} +- {tolerance:.3f})",
-                    mistake="p used as the keep probability" if abs(dropped - (1 - p)) <= tolerance else None)
+                    mistake=P_USED_AS_THE_KEEP_PROBABILITY if abs(dropped - (1 - p)) <= tolerance else None)
     ratio = y[kept] / xs[kept]
     if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5, atol=0):
-        for factor, name in ((1.0, "no rescaling"), (1 / p, "scaled by p instead of 1 - p"),
-                             (p, "scaled by p instead of 1 - p")):
+        for factor, name in ((1.0, NO_RESCALING), (1 / p, SCALED_BY_P_INSTEAD_OF_1_P),
+                             (p, SCALED_BY_P_INSTEAD_OF_1_P)):
             if np.allclose(ratio, factor, rtol=1e-5, atol=0):
                 return Fail(f"the kept elements are x * {factor:.4g}, expected x / (1 - p) = x * {1 / (1 - p):.4g}",
                             mistake=name)
@@ -357,7 +338,7 @@ def compare_dropout(got, expected, args):
             return fail
     if training and 0 < p < 1 and np.array_equal(got["out"].array != 0, got["again"].array != 0):
         return Fail("two calls on the same x dropped exactly the same elements: draw a fresh mask on "
-                    "every call", mistake="the same mask on every call")
+                    "every call", mistake=THE_SAME_MASK_ON_EVERY_CALL)
     return None
 
 
@@ -394,8 +375,38 @@ def _dropout_nan_at_one(x, p, training):
     return x * (torch.rand_like(x) >= p) / (1 - p) if training else x
 
 
+NAN_AT_P_1 = Mistake("NaN at p=1",
+                     "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
+                     "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one)
+DROPPED_IN_EVAL_MODE = Mistake("dropped in eval mode",
+                               "with training=False dropout does nothing: return x. (nn.Dropout follows "
+                               "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval)
+NO_RESCALING = Mistake("no rescaling",
+                       "the survivors must be divided by (1 - p): then every element keeps its expected "
+                       "value, E[output] = x, and the next layer sees the same scale in training and eval.",
+                       _dropout_no_rescale)
+SCALED_BY_P_INSTEAD_OF_1_P = Mistake("scaled by p instead of 1 - p",
+                                     "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
+                                     "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p)
+THE_SAME_MASK_ON_EVERY_CALL = Mistake("the same mask on every call",
+                                      "a seeded generator inside the function repeats the same mask forever; draw from "
+                                      "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
+                                      _dropout_fixed_seed)
+NON_INVERTED_DROPOUT = Mistake("non-inverted dropout",
+                               "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
+                               "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
+                               _dropout_non_inverted)
+ONE_MASK_SHARED_ALONG_AN_AXIS = Mistake("one mask shared along an axis",
+                                        "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
+                                        _dropout_shared_mask)
+P_USED_AS_THE_KEEP_PROBABILITY = Mistake("p used as the keep probability",
+                                         "p is the probability of *dropping* an element (PyTorch's convention, and the "
+                                         "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
+                                         _dropout_keep_probability)
+
 dropout = Exercise(
     id="09.dropout", points=2, difficulty="easy", minutes=15, pure=True,
+    run=run_dropout,
     cases=[
         Case("eval mode (training=False), p=0.5", _dropout_inputs((8, 32), 0.5, False),
              why="at evaluation dropout is the identity"),
@@ -410,38 +421,16 @@ dropout = Exercise(
     ],
     compare=compare_dropout,
     mistakes=[
-        Mistake("no rescaling",
-                "the survivors must be divided by (1 - p): then every element keeps its expected "
-                "value, E[output] = x, and the next layer sees the same scale in training and eval.",
-                _dropout_no_rescale),
-        Mistake("dropped in eval mode",
-                "with training=False dropout does nothing: return x. (nn.Dropout follows "
-                "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval),
-        Mistake("scaled by p instead of 1 - p",
-                "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
-                "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p),
-        Mistake("p used as the keep probability",
-                "p is the probability of *dropping* an element (PyTorch's convention, and the "
-                "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
-                _dropout_keep_probability),
-        Mistake("non-inverted dropout",
-                "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
-                "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
-                _dropout_non_inverted),
-        Mistake("one mask shared along an axis",
-                "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
-                _dropout_shared_mask),
-        Mistake("the same mask on every call",
-                "a seeded generator inside the function repeats the same mask forever; draw from "
-                "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
-                _dropout_fixed_seed),
-        Mistake("NaN at p=1",
-                "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
-                "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one),
+        NO_RESCALING,
+        DROPPED_IN_EVAL_MODE,
+        SCALED_BY_P_INSTEAD_OF_1_P,
+        P_USED_AS_THE_KEEP_PROBABILITY,
+        NON_INVERTED_DROPOUT,
+        ONE_MASK_SHARED_ALONG_AN_AXIS,
+        THE_SAME_MASK_ON_EVERY_CALL,
+        NAN_AT_P_1,
     ],
 )
-for case in dropout.cases:
-    case.run = run_dropout
 
 # ---------------------------------------------------------------- FeedForward
 
@@ -460,12 +449,13 @@ class _FF(nn.Module):
 
 FeedForward = Exercise(
     id="09.FeedForward", points=1, difficulty="easy", minutes=10,
+    run=module_run("FeedForward"),
     cases=[
         Case("n_embd=16, B=2, T=5", lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0))),
         Case("dropout=0.5 in eval mode, bias=False", lambda rng: ((8, 0.5, False), randn(rng, 1, 4, 8, scale=3.0)),
              why="in eval mode dropout must do nothing"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("ReLU instead of GELU", "GPT-2's MLP uses GELU (your gelu), not ReLU.",
                 partial(_FF, act=torch.relu)),
@@ -478,8 +468,6 @@ FeedForward = Exercise(
                 partial(_FF, act=_gelu_tanh, functional_dropout=True)),
     ],
 )
-for case in FeedForward.cases:
-    case.run = module_run("FeedForward")
 
 # ---------------------------------------------------------------- Block
 
@@ -516,13 +504,14 @@ class _Block(nn.Module):
 
 Block = Exercise(
     id="09.Block", points=2, difficulty="medium", minutes=15,
+    run=module_run("Block"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", lambda rng: ((16, 4), randn(rng, 2, 6, 16))),
         Case("a batch of one, bias=False", lambda rng: ((8, 2, 0.0, False), randn(rng, 1, 3, 8))),
         Case("large residual stream (x100)", lambda rng: ((16, 2), randn(rng, 2, 4, 16, scale=100.0)),
              why="the residual stream grows in deep models; pre-LN leaves it unnormalised"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("post-LN instead of pre-LN",
                 "GPT-2 normalises the input of each sub-layer and adds the result to the "
@@ -542,9 +531,5 @@ Block = Exercise(
                 partial(_Block, mistake="residual_of_ln")),
     ],
 )
-for case in Block.cases:
-    case.run = module_run("Block")
-for case in MultiHeadAttention.cases:
-    case.run = module_run("MultiHeadAttention")
 
 EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, dropout, FeedForward, Block]
