@@ -113,6 +113,9 @@ def staged_package(released) -> Path:
             # The sandbox mounts it read-only, so Python could not cache bytecode there and
             # would compile the whole package again in every child: compile it once, here.
             compileall.compile_dir(str(root), quiet=1)
+            from .data.paths import REPO_DATASETS
+            if REPO_DATASETS.is_dir():   # where the loaders look for the bundled data (public)
+                (root / "datasets").symlink_to(REPO_DATASETS)
             _staged[released] = root
         return _staged[released]
 
@@ -154,6 +157,9 @@ def command(argv: list[str], released, env: dict) -> list[str]:
     """`argv` (a Python command) wrapped in bwrap, seeing the package staged for `released`."""
     staged = staged_package(released)
     args = ["bwrap", *_base_args(), "--ro-bind", str(staged), INSIDE]
+    from .data.paths import REPO_DATASETS
+    if REPO_DATASETS.is_dir():   # the bundled data (public): staged_package links INSIDE/datasets here
+        args += ["--ro-bind", str(REPO_DATASETS), str(REPO_DATASETS)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += ["--setenv", "PYTHONPATH", INSIDE, "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin"]
@@ -227,6 +233,8 @@ class Guard:
 
     def audit(self, event, args):
         if event in ("open", "os.listdir", "os.scandir") and args and args[0] is not None and not self.reporting:
+            if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+                return  # the import system listing a package folder: imports are judged by find_spec
             path = args[0]
             if self.withheld_path(path, listing=event != "open") and self.learner_is_calling():
                 what = "open" if event == "open" else "list"

@@ -1,0 +1,28 @@
+"""Instructor grading gives every chapter's reference solution full marks.
+
+Why this exists: the trusted path (hidden cases, learner code in the sandbox) was first tried on
+chapter 01 only. On the other chapters it scored correct answers 0: the import system listing
+`grader/reference` while a notebook cell imported an earlier chapter's reference was taken for
+the learner's own listing, the `nn.Module` checks that build their chapter's reference inside the
+sandbox could not run there, and chapter 13's tokenizer could not reach the bundled vocabulary.
+A grade that fails honest work is as worthless as one that passes a cheat, so every chapter's
+solution notebook is graded here exactly as `nbgrader autograde` and `grader grade` do it.
+"""
+from pathlib import Path
+
+import pytest
+
+from grader.runner import grade_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem[:2] for p in SOLUTIONS])
+def test_reference_gets_full_marks_under_instructor_grading(path):
+    report = grade_submission(path, sandbox="auto")
+    wrong = [(r.id, r.status, r.message) for r in report.results if r.status != "passed"]
+    assert not wrong, wrong
+    assert report.score == report.max_score > 0
