@@ -88,6 +88,17 @@ def cmd_student_build(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from .gradescope import BuildError, build
+    try:
+        path = build(args.chapters, args.output)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: upload it as the assignment's autograder on Gradescope")
+    return 0
+
+
 def cmd_build(args) -> int:
     from .build import build_all
     changed = build_all(check_only=args.check)
@@ -131,6 +142,11 @@ def main(argv=None) -> int:
                    help="chapters whose reference the students may have ('' for none)")
     p.add_argument("--out", required=True, help="folder for the wheel and course/")
     p.set_defaults(func=cmd_student_build)
+
+    p = sub.add_parser("gradescope", help="build Gradescope's autograder zip for these chapters")
+    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p.add_argument("-o", "--output", default="autograder.zip")
+    p.set_defaults(func=cmd_gradescope)
 
     p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
     p.add_argument("--check", action="store_true", help="only report what is out of date")
