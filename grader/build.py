@@ -7,10 +7,15 @@ From each solution notebook, `grader build` generates
   chapters import: the imports and the solution cells' definitions, markers removed.
 The project's tests fail when either is out of step with `solutions/`.
 
+It also writes, in `solutions/` itself, one generated markdown cell above each exercise cell
+(id `header-<name>`): points, difficulty, time estimate and the known mistakes' hints, all
+taken from the chapter's `Exercise`s (see "exercise headers" below).
+
 The helpers at the bottom (`markdown`, `code`, `exercise`, `test`) make cells with the
 nbgrader metadata the course relies on; use them when writing a new chapter.
 """
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -96,10 +101,101 @@ def build_all(check_only=False) -> list[str]:
     for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(source, as_version=4)
         chapter = source.name[:2]
-        _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb, source.name)) + "\n", check_only, changed)
+        # The reference first: a new chapter's exercises module may import it (headers are
+        # markdown cells, so they never change the reference).
         _write_if_changed(REFERENCE / f"ch{chapter}.py",
                           reference_module(nb, f"solutions/{source.name}"), check_only, changed)
+        importlib.invalidate_caches()
+        with_headers = exercise_headers(nb, chapter_exercises_or_none(chapter))
+        if with_headers != nb:  # only then: an unchanged source keeps its bytes as they are
+            nb = with_headers
+            _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
+        _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb, source.name)) + "\n", check_only, changed)
     return changed
+
+
+# ---------------------------------------------------------------- exercise headers
+#
+# Above every exercise cell, in solutions/ and course/ alike, a generated markdown cell shows the
+# exercise's points, difficulty and time estimate, and, collapsed, the hints of the mistakes the
+# grader knows, so a stuck learner can get help before failing. Its text comes from the
+# `Exercise` in grader/exercises/chNN.py; `grader build` rewrites it, and the tests fail when it
+# is stale. Any chapter with an exercises module gets headers; one without gets none.
+
+HEADER_ID = "header-{name}"
+GENERATED_HEADER = "exercise header"  # metadata.course.generated of a header cell
+_MARKDOWN_SPECIAL = re.compile(r"([\\*_<>\[\]$~#])")
+
+
+def chapter_exercises_or_none(chapter: str) -> list:
+    """The chapter's exercises, or [] for a chapter whose checks are not written yet (or whose
+    reference module does not exist yet: `grader build --check` on a brand-new chapter)."""
+    from .engine import chapter_exercises
+    try:
+        return chapter_exercises(chapter)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"{__package__}.exercises.ch{chapter}", f"{__package__}.reference.ch{chapter}"):
+            raise
+        return []
+
+
+def _markdown_text(text: str) -> str:
+    """Hints are plain text (`0.5*||a - y||^2`, `d_k`): escape what markdown would format,
+    except inside `code spans`."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", p) for i, p in enumerate(parts))
+
+
+def header_text(ex) -> str:
+    points = f"{ex.points} point{'s' if ex.points != 1 else ''}"
+    lines = [f"**Exercise `{ex.id}`** · {points} · {ex.difficulty} · about {ex.minutes} min"]
+    if ex.mistakes:
+        lines += ["", "<details><summary>Stuck? The mistakes the grader knows, and how to fix them "
+                      f"({len(ex.mistakes)} hints)</summary>", ""]
+        lines += [f"- *{_markdown_text(m.name)}*: {_markdown_text(m.hint)}" for m in ex.mistakes]
+        lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def header_cell(ex):
+    cell = markdown(header_text(ex), cell_id=f"header_{ex.name}")   # locked for nbgrader
+    cell.id = HEADER_ID.format(name=ex.name)
+    cell.metadata["course"] = {"generated": GENERATED_HEADER}
+    return cell
+
+
+def _is_header(cell) -> bool:
+    return cell.get("metadata", {}).get("course", {}).get("generated") == GENERATED_HEADER
+
+
+def exercise_headers(nb, exercises) -> nbformat.NotebookNode:
+    """A copy of `nb` with one fresh header right above each exercise's cell (found by its
+    grade_id), old headers removed wherever they were."""
+    nb = nbformat.from_dict(nb)
+    ids = {HEADER_ID.format(name=ex.name) for ex in exercises}
+    # by marker, so the header of a renamed or removed exercise goes too
+    nb.cells = [c for c in nb.cells if not _is_header(c) and c.get("id") not in ids]
+    for ex in exercises:
+        at = next((i for i, c in enumerate(nb.cells)
+                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex.name), None)
+        if at is not None:  # a missing exercise cell is reported by tests/test_course.py
+            nb.cells.insert(at, header_cell(ex))
+    return nb
+
+
+def stale_headers(nb, exercises) -> list[str]:
+    """Ids of the exercises whose header is missing, misplaced or out of date in `nb`."""
+    cells = nb["cells"]
+    stale = []
+    for ex in exercises:
+        at = next((i for i, c in enumerate(cells)
+                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex.name), None)
+        above = cells[at - 1] if at else {}
+        source = "".join(above.get("source", ""))
+        if (at is None or above.get("id") != HEADER_ID.format(name=ex.name) or not _is_header(above)
+                or source != header_text(ex)):
+            stale.append(ex.id)
+    return stale
 
 
 # ---------------------------------------------------------------- writing notebooks

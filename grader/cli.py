@@ -131,8 +131,8 @@ def main(argv=None) -> int:
     _trust_options(p, instructor_flag=False)
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("download", help="fetch full MNIST (70,000 digits) or Tiny Shakespeare")
-    p.add_argument("name", choices=["mnist", "shakespeare"])
+    p = sub.add_parser("download", help="fetch full MNIST (70,000 digits), Tiny Shakespeare or GPT-2's weights (548 MB)")
+    p.add_argument("name", choices=["mnist", "shakespeare", "gpt2"])
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=cmd_download)
 

@@ -6,7 +6,8 @@ learner's definitions in a child process (grader/runner.py) started inside bubbl
 
 - the file system holds the system's libraries, the Python installation (read-only), and a
   staged copy of the `grader` package *without* the reference of every chapter not released
-  (`released`), without the hidden cases and without stored outcomes; nothing else of the
+  (`released`), without those chapters' known mistakes' code (grader/withhold.py), without
+  the hidden cases and without stored outcomes; nothing else of the
   host: no `solutions/`, no course or submissions folder, no home directory;
 - there is no network (a new, empty network namespace), no other process (a new PID
   namespace) and no capability; the instructor's secret is not in its environment.
@@ -33,6 +34,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from .withhold import without_mistake_code
 
 PACKAGE = Path(__file__).resolve().parent
 INSIDE = "/grader-sandbox"          # where the staged package appears inside the sandbox
@@ -81,7 +84,7 @@ _staging_lock = threading.Lock()
 
 def _withheld_file(relative: Path, released: frozenset) -> bool:
     parts = relative.parts
-    if "__pycache__" in parts or parts[0] in ("hidden", "expected"):
+    if "__pycache__" in parts or parts[0] in ("hidden", "expected") or relative.suffix == ".pyc":
         return True
     if parts[0] == "reference" and relative.name.startswith("ch"):
         return relative.name[2:4] not in released
@@ -100,7 +103,12 @@ def staged_package(released) -> Path:
                 if path.is_file() and not _withheld_file(relative, released):
                     target = root / "grader" / relative
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target)
+                    if relative.parts[0] == "exercises" and relative.name[2:4] not in released \
+                            and relative.suffix == ".py" and relative.name.startswith("ch"):
+                        # its mistakes are the reference with a switch, or correct but slow
+                        target.write_text(without_mistake_code(path.read_text(encoding="utf-8")), encoding="utf-8")
+                    else:
+                        shutil.copyfile(path, target)
             _staged[released] = root
         return _staged[released]
 

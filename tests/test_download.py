@@ -1,4 +1,5 @@
-"""The downloader against a local HTTP server: good, corrupt, cut and unreachable mirrors."""
+"""The downloader against a local HTTP server: good, corrupt, cut and unreachable mirrors,
+and GPT-2's resumable, SHA-256-checked download."""
 import hashlib
 import re
 import socket
@@ -7,12 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from grader.data import download, paths
+from grader.data import download, gpt2_weights as gpt2, paths
 from grader.data.download import DownloadError, download_dataset
 
 BODY = bytes(range(256)) * 400  # 102,400 bytes: several read chunks
 MD5 = hashlib.md5(BODY).hexdigest()
 FILES = {"data.bin": MD5}
+SHA256 = hashlib.sha256(BODY).hexdigest()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -22,7 +24,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         body, cut = route
-        self.send_response(200)
+        asked = self.headers.get("Range")
+        self.server.ranges.append((self.path, asked))
+        if asked and self.path.startswith("/ranged"):   # these routes honour Range requests
+            start = int(asked.removeprefix("bytes=").rstrip("-"))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            body = body[start:]
+        else:
+            self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         # A cut connection: promise the whole body, send half, hang up.
@@ -42,6 +52,7 @@ def httpd():
     httpd.routes = {"/good/data.bin": (BODY, False), "/corrupt/data.bin": (bytes(corrupt), False),
                     "/cut/data.bin": (BODY, True)}
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.ranges = []   # (path, Range header or None) of every request
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield httpd
     httpd.shutdown()
@@ -174,3 +185,110 @@ def test_bundled_files_fetched_when_not_in_checkout(tmp_path, httpd, monkeypatch
     path = paths.bundled_file(rel)
     assert path == tmp_path / "bundled" / rel
     assert path.read_bytes() == real
+
+
+# ---------------------------------------------------------------- GPT-2: SHA-256, resumable
+
+
+def fetch_gpt2(tmp_path, mirrors):
+    return download_dataset("gpt2", data_dir=tmp_path, mirrors=mirrors, progress=False,
+                            files={"model.safetensors": SHA256}, timeout=5)
+
+
+def test_gpt2_sha256_checked(tmp_path, server):
+    """GPT-2's files are checked against SHA-256 (64 hex digits), not MD5."""
+    with pytest.raises(DownloadError, match="checksum mismatch \\(SHA-256 [0-9a-f]{64}, expected"):
+        download_dataset("gpt2", data_dir=tmp_path, mirrors=[server + "corrupt/"], progress=False,
+                         files={"data.bin": SHA256})
+    assert sorted(p.name for p in (tmp_path / "gpt2").iterdir()) == []   # bad bytes not kept
+    (path,) = download_dataset("gpt2", data_dir=tmp_path, mirrors=[server + "good/"],
+                               progress=False, files={"data.bin": SHA256})
+    assert path.read_bytes() == BODY
+
+
+def test_gpt2_download_resumes_after_a_cut(tmp_path, httpd):
+    """A 548 MB download cut halfway keeps its bytes and continues with a Range request."""
+    httpd.routes["/ranged-cut/model.safetensors"] = (BODY, True)
+    httpd.routes["/ranged/model.safetensors"] = (BODY, False)
+    with pytest.raises(DownloadError, match="connection closed after 51,200 of 102,400 bytes; run it again"):
+        fetch_gpt2(tmp_path, [httpd.url + "ranged-cut/"])
+    part = download.part_path(tmp_path / "gpt2" / "model.safetensors")
+    assert part.stat().st_size == 51_200
+    httpd.ranges.clear()
+    (path,) = fetch_gpt2(tmp_path, [httpd.url + "ranged/"])
+    assert httpd.ranges == [("/ranged/model.safetensors", "bytes=51200-")]   # only the rest
+    assert path.read_bytes() == BODY and not part.exists()
+    httpd.ranges.clear()
+    assert fetch_gpt2(tmp_path, [httpd.url + "ranged/"])[0] == path   # cached: no request
+    assert httpd.ranges == []
+
+
+def test_gpt2_resume_when_server_ignores_range(tmp_path, httpd):
+    """A server that answers a Range request with the whole file (200) restarts the part."""
+    httpd.routes["/plain/model.safetensors"] = (BODY, False)
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    download.part_path(folder / "model.safetensors").write_bytes(BODY[:3000])
+    (path,) = fetch_gpt2(tmp_path, [httpd.url + "plain/"])
+    assert path.read_bytes() == BODY
+
+
+def test_gpt2_wrong_partial_bytes_are_dropped(tmp_path, httpd):
+    """A partial file with wrong bytes fails the checksum once, is deleted, and the next
+    attempt (the next mirror here) starts from byte 0."""
+    httpd.routes["/ranged/model.safetensors"] = (BODY, False)
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    part = download.part_path(folder / "model.safetensors")
+    part.write_bytes(b"x" * 5000)
+    (path,) = fetch_gpt2(tmp_path, [httpd.url + "ranged/", httpd.url + "ranged/"])
+    assert path.read_bytes() == BODY and not part.exists()
+
+
+def test_gpt2_interrupt_keeps_partial_file(tmp_path, httpd, monkeypatch):
+    """Ctrl-C during the big download keeps what has arrived, for the next call to resume."""
+    httpd.routes["/ranged/model.safetensors"] = (BODY, False)
+
+    class InterruptingBar:
+        def __init__(self, **kw):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "tqdm", InterruptingBar)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_gpt2(tmp_path, [httpd.url + "ranged/"])
+    part = download.part_path(tmp_path / "gpt2" / "model.safetensors")
+    assert 0 < part.stat().st_size < len(BODY)
+    monkeypatch.undo()
+    assert fetch_gpt2(tmp_path, [httpd.url + "ranged/"])[0].read_bytes() == BODY
+
+
+def test_gpt2_offline_is_one_line_and_falls_back_to_tiny(tmp_path, unreachable, monkeypatch, capsys):
+    """Offline, chapter 14 says so in one line and runs on the tiny random checkpoint."""
+    import dataclasses
+    spec = dataclasses.replace(download.DATASETS["gpt2"], mirrors=(unreachable,))
+    monkeypatch.setitem(download.DATASETS, "gpt2", spec)
+    folder, real = gpt2.gpt2_checkpoint(download=True, data_dir=tmp_path, progress=False)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert not real and folder == tmp_path / gpt2.TINY_FOLDER
+    assert lines[0] == ("Could not reach any mirror for config.json (no internet?); "
+                        "chapter 14 runs on a tiny random GPT-2 instead.")
+    assert "not available" in lines[1] and len(lines) == 2
+    assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+
+
+def test_gpt2_spec_pins_published_checksums():
+    """The real files' expected sizes and SHA-256s: what two public manifests of the pinned
+    revision record (they are not downloaded in the tests)."""
+    spec = download.DATASETS["gpt2"]
+    assert set(spec.files) == {"config.json", "model.safetensors"} and spec.resumable
+    assert all(len(h) == 64 for h in spec.files.values())
+    assert spec.mirrors[0].startswith("https://") and spec.offline_hint

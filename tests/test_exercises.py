@@ -135,3 +135,13 @@ def test_a_known_mistake_that_changes_the_input_is_named():
         return one_hot(labels, *rest)
     different = grade_function(ex, zeroes_in_place)
     assert different.status == "failed" and different.mistake is None
+
+
+def test_exercise_names_are_unique_across_the_course():
+    """`check(encode)` finds its exercise by the function's name alone: were chapters 05 and 13
+    both to call an exercise `encode`, a learner's BPE encoder would be graded as chapter 05's
+    character encoder, silently. So a name may be used by one exercise only."""
+    seen = {}
+    for ex in EXERCISES.values():
+        assert ex.name not in seen, f"{ex.id} and {seen[ex.name]} share the name {ex.name!r}"
+        seen[ex.name] = ex.id

@@ -9,7 +9,10 @@ collects (chapters are added one by one; a new notebook is picked up without edi
 * `solutions/NN_*.ipynb` runs from the first cell to the last without an error;
 * `course/NN_*.ipynb`, the learner's copy, runs until its first exercise stub, and the first
   error is that stub's NotImplementedError (raised by the stub itself or by `check(...)`),
-  never anything else: a learner who has not started yet must not meet a crash.
+  never anything else: a learner who has not started yet must not meet a crash;
+* `solutions/NN_*.ipynb` also runs to the end with every exercise replaced by a correct answer
+  written differently (tests/alternatives/chNN.py): the figures and experiments must work for
+  every answer the grader accepts, not only for the reference.
 
 How they run: kernel `python3` (the one in this virtualenv), working directory = the notebook's
 folder (as in JupyterLab), COURSE_FAST=1 (slow cells scale down, as in CI), MPLBACKEND unset so
@@ -17,13 +20,15 @@ figures take the inline backend as they do for learners, 600 s per cell at most.
 never written back to the notebooks.
 
 Time budget: under COURSE_FAST=1 each notebook should finish in under 2 minutes on a 2-core
-CPU (authors aim for 30 s), kernel start included, and this whole module in under 15 minutes.
+CPU (authors aim for 30 s), kernel start included, and this whole module in under 15 minutes
+(it runs each solution notebook twice).
 That is a speed target, so it is reported, not asserted: a wall clock in a unit test fails when
 the machine is loaded or paused, not when the notebook is wrong. Each notebook's time is printed
 in the "notebook run times" section at the end of the pytest output, with the slowest cells of
 any notebook over budget (tests/conftest.py); `python benchmarks/notebook_times.py --fast` is the
 check that exits 1 on a notebook over its budget.
 """
+import importlib
 import re
 import time
 from datetime import datetime
@@ -53,13 +58,14 @@ def course_environment(monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # e.g. MPLBACKEND=Agg would hide every figure
 
 
-def execute(path, notebook_times):
-    """Run `path` in a fresh kernel until the end or the first error.
+def execute(path, notebook_times, nb=None, label=""):
+    """Run `path` (or `nb`, a changed copy of it) in a fresh kernel until the end or the first
+    error.
 
     Returns (executed notebook, CellExecutionError or None, seconds) and records the time, with
     the slowest cells when it is over NOTEBOOK_BUDGET_S.
     """
-    nb = nbformat.read(path, as_version=4)
+    nb = nb if nb is not None else nbformat.read(path, as_version=4)
     client = notebook_client(nb, path.parent, CELL_TIMEOUT_S)
     error, verdict = None, "ran to the end"
     start = time.perf_counter()
@@ -75,7 +81,7 @@ def execute(path, notebook_times):
         if seconds > NOTEBOOK_BUDGET_S:
             verdict += (f"; OVER the {NOTEBOOK_BUDGET_S} s budget (slowest: {slowest_cells(nb)}; "
                         "the rest is kernel start-up and gaps between cells)")
-        notebook_times.append((f"{path.parent.name}/{path.name}", seconds, verdict))
+        notebook_times.append((f"{path.parent.name}/{path.name}{label}", seconds, verdict))
     return nb, error, seconds
 
 
@@ -144,3 +150,55 @@ def test_course_notebook_first_error_is_an_exercise_stub(path, course_environmen
     assert from_check or from_stub, (
         f"course/{path.name}: a NotImplementedError that comes neither from an exercise stub nor "
         f"from check(...), in {where}")
+
+
+def with_alternative_answers(nb, chapter):
+    """A copy of `nb` in which, right after each exercise cell, a cell rebinds the exercise's
+    name to the first correct answer of tests/alternatives/chNN.py; None when there are none."""
+    try:
+        alternatives = importlib.import_module(f"tests.alternatives.ch{chapter}").ALTERNATIVES
+    except ModuleNotFoundError:
+        return None
+    nb = nbformat.from_dict(nb)
+    for index in range(len(nb.cells) - 1, -1, -1):
+        name = nbgrader_meta(nb.cells[index]).get("grade_id")
+        if nbgrader_meta(nb.cells[index]).get("solution") and alternatives.get(f"{chapter}.{name}"):
+            swap = nbformat.v4.new_code_cell(
+                f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+                f"from tests.alternatives.ch{chapter} import ALTERNATIVES as _ALTERNATIVES\n"
+                f"{name} = _ALTERNATIVES[{f'{chapter}.{name}'!r}][0]")
+            nb.cells.insert(index + 1, swap)
+    return nb
+
+
+# Found by the test below and left to the chapter's owner; strict, so the fix shows up as a
+# failure here until the entry is deleted.
+KNOWN_TO_BREAK_WITH_OTHER_ANSWERS = {
+    "10": "the 'too long' cell catches only ValueError, but the grader also accepts nanoGPT's "
+          "AssertionError (tests/alternatives/ch10.py raises it): catch both there",
+}
+
+
+def other_answers_params():
+    for path in SOLUTION_NOTEBOOKS:
+        reason = KNOWN_TO_BREAK_WITH_OTHER_ANSWERS.get(path.name[:2])
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        yield pytest.param(path, marks=marks, id=path.stem)
+
+
+@pytest.mark.parametrize("path", list(other_answers_params()))
+def test_solution_notebook_runs_with_other_correct_answers(path, course_environment, notebook_times):
+    """The explanation cells must work with every answer the grader accepts, not only with the
+    reference. A figure that reads an attribute the instructions call optional (a head's
+    `last_weights`), or a timing cell that fakes `rng.permutation` when the learner may shuffle
+    with `rng.shuffle`, crashes for a learner whose answers all passed. So the notebook runs
+    once more with each exercise replaced, right after its cell, by a correct answer written
+    differently (tests/alternatives/chNN.py)."""
+    nb = with_alternative_answers(nbformat.read(path, as_version=4), path.name[:2])
+    if nb is None:
+        pytest.skip(f"no tests/alternatives/ch{path.name[:2]}.py")
+    nb, error, _ = execute(path, notebook_times, nb, label=" (other answers)")
+    if error is not None:
+        index = first_error_cell(nb)
+        pytest.fail(f"solutions/{path.name} with the alternative answers raised {error.ename} in "
+                    f"{describe(nb, index, error)}", pytrace=False)

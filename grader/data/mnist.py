@@ -11,6 +11,7 @@ from .paths import bundled_file, data_dir
 PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 BUNDLED_NOTE = ("MNIST: bundled 10k subset (8,000 train / 2,000 test) — "
                 "run 'grader download mnist' for the full 70,000")
+_SAID: set[str] = set()  # notes printed in this session: a notebook loads train and test, once each
 
 
 def load_mnist(split: str = "train", source: str = "auto", verbose: bool = True):
@@ -55,7 +56,10 @@ def load_mnist(split: str = "train", source: str = "auto", verbose: bool = True)
     images, labels = (read_idx(f) for f in files)
     _check(images, labels, files)
     if verbose:
-        print(note if source == "bundled" else f"{note} ({len(labels):,} images)")
+        note = note if source == "bundled" else f"{note} ({len(labels):,} images)"
+        if note not in _SAID:  # which data this session uses is news once, not on every call
+            _SAID.add(note)
+            print(note)
     return images, labels
 
 

@@ -18,6 +18,9 @@ BUNDLED_MD5 = {
     "mnist10k/test-images-idx3-ubyte.gz": "217d9740325a94fd27ad979dae99fffb",
     "mnist10k/test-labels-idx1-ubyte.gz": "a0059969999caa928ca75e7637e14705",
     "shakespeare/shakespeare.txt": "2f285b2681401c1ee89265934439f959",
+    "gpt2/encoder.json": "dffec25a898b1f5e569bec4dffd7e5c0",
+    "gpt2/vocab.bpe": "75a37753dd7a28a2c5df80c28bf06e4e",
+    "gpt2/LICENSE": "8d10c459f92a928b3e682c71da0e2899",
 }
 
 

@@ -80,8 +80,11 @@ apply_mask = Exercise(
                 "True means 'may attend': fill where the mask is False (~mask).",
                 lambda s, m: s.masked_fill(m, float("-inf"))),
         Mistake("-1e9 instead of -inf",
-                "-1e9 is not exact, overflows to -inf in float16 anyway, and turns a row with no "
-                "allowed key into a uniform average; use float('-inf').",
+                "-1e9 is what the reference implementations of Attention Is All You Need use "
+                "(the Annotated Transformer's masked_fill(mask == 0, -1e9)), and in float32 it "
+                "almost always works. Here use float('-inf'): it is exact, -1e9 overflows to -inf "
+                "in float16 anyway, and with -1e9 a row with no allowed key becomes a uniform "
+                "average instead of a row that can be detected and zeroed.",
                 _minus_1e9),
     ],
 )

@@ -37,5 +37,5 @@ class SelfAttentionHead(nn.Module):
 
     def forward(self, x, mask=None):
         q, k, v = self.query(x), self.key(x), self.value(x)          # (B, T, d_head) each
-        out, self.last_weights = scaled_dot_product_attention(q, k, v, mask)
+        out, _ = scaled_dot_product_attention(q, k, v, mask)
         return out

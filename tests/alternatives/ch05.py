@@ -18,10 +18,11 @@ def encode(text, stoi):
 
 
 def decode(ids, itos):
+    # a range check instead of a lookup: works for an itos dict {0: ..} and list alike
     out = []
     for i in list(ids):
         i = int(i)
-        if i not in itos:
+        if not 0 <= i < len(itos):
             raise ValueError(f"unknown id: {i}")
         out.append(itos[i])
     return "".join(out)

@@ -1,0 +1,83 @@
+"""What an install without a chapter's reference must also leave out: its mistakes' code.
+
+A chapter's known mistakes are written as functions (`Mistake(name, hint, fn)`), and many are
+the reference with one thing switched off, or a correct but slow variant: chapter 01's
+"a Python loop over rows" computes the right distances. Where the reference is withheld (the
+student install, the sandbox of instructor grading), the exercise module therefore ships
+without them: `without_mistake_code` replaces each `Mistake`'s function by `None` and drops
+the private helpers (`_name`) that only those functions used. The mistakes' names and hints
+stay; their outcomes come from stored data (student install) or are computed by the grading
+process, which has the full module (instructor grading).
+
+`reference_leaks` is the check that this worked: it lists the lines of a chapter's reference
+code that still appear verbatim in a staged package.
+"""
+import ast
+from pathlib import Path
+
+
+def _is_mistake_call(node) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Mistake"
+
+
+class _DropMistakeFunctions(ast.NodeTransformer):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if _is_mistake_call(node):
+            if len(node.args) >= 3:
+                node.args[2] = ast.Constant(None)
+            node.keywords = [ast.keyword(k.arg, ast.Constant(None)) if k.arg == "fn" else k for k in node.keywords]
+        return node
+
+
+def _defined_names(stmt) -> set:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, ast.Assign):
+        return {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+    return set()
+
+
+def without_mistake_code(source: str) -> str:
+    """The exercise module's source with the known mistakes' functions removed (see above)."""
+    tree = _DropMistakeFunctions().visit(ast.parse(source))
+    while True:   # drop private top-level definitions nothing uses any more, until none is left
+        used = {}
+        for stmt in tree.body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+                    used.setdefault(node.id, set()).add(id(stmt))
+                elif isinstance(node, ast.Attribute):
+                    used.setdefault(node.attr, set()).add(id(stmt))
+        unused = [s for s in tree.body if (names := _defined_names(s)) and all(n.startswith("_") for n in names)
+                  and not any(used.get(n, set()) - {id(s)} for n in names)]
+        if not unused:
+            break
+        tree.body = [s for s in tree.body if s not in unused]
+    return ('"""Generated for an install that withholds this chapter\'s reference: the known mistakes\' '
+            'code is left out (grader/withhold.py)."""\n' + ast.unparse(tree) + "\n")
+
+
+def reference_lines(reference_source: str) -> set:
+    """The lines of code of a reference module's functions and classes (docstrings aside)."""
+    lines = set()
+    for node in ast.parse(reference_source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            for line in ast.get_source_segment(reference_source, node).splitlines()[1:]:
+                line = line.strip()
+                if len(line) > 25 and not line.startswith(('"""', "#")) and '"""' not in line:
+                    lines.add(line)
+    return lines
+
+
+def reference_leaks(package: Path, reference_dir: Path, chapters) -> list[str]:
+    """'file: line' for each line of a withheld chapter's reference found in `package`."""
+    wanted = {c: reference_lines((reference_dir / f"ch{c}.py").read_text()) for c in chapters}
+    found = []
+    for path in sorted(Path(package).rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        normalized = {line.strip() for line in text.splitlines()}
+        for chapter, lines in wanted.items():
+            for line in sorted(lines & normalized):
+                found.append(f"{path.relative_to(package)}: chapter {chapter}'s `{line}`")
+    return found
