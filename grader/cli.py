@@ -27,6 +27,13 @@ def cmd_check(args) -> int:
         else:
             print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.exercise:   # one exercise: GitHub Classroom's one-step-per-exercise grading
+        chosen = [r for r in report.results if r.id == args.exercise]
+        if not chosen:
+            print(f"error: {args.notebook} has no exercise {args.exercise!r}; its exercises: "
+                  + ", ".join(r.id for r in report.results), file=sys.stderr)
+            return 2
+        report.results = chosen
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -99,6 +106,18 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_classroom(args) -> int:
+    from .classroom import build
+    from .student import BuildRefused
+    try:
+        path = build(args.chapters, args.output, _released(args.release))
+    except BuildRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} and the notebooks in {args.output}: push it as the assignment's template repository")
+    return 0
+
+
 def cmd_build(args) -> int:
     from .build import build_all
     changed = build_all(check_only=args.check)
@@ -119,6 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
+    p.add_argument("--exercise", default=None, metavar="ID",
+                   help="report only this exercise (e.g. 01.one_hot): exit 0 only when it passes")
     _trust_options(p, instructor_flag=True)
     p.set_defaults(func=cmd_check)
 
@@ -147,6 +168,13 @@ def main(argv=None) -> int:
     p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
     p.add_argument("-o", "--output", default="autograder.zip")
     p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("classroom", help="write a GitHub Classroom template repository for these chapters")
+    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--release", default=None, metavar="01,02",
+                   help="chapters whose reference the students' wheel holds (default: CHAPTERS)")
+    p.set_defaults(func=cmd_classroom)
 
     p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
     p.add_argument("--check", action="store_true", help="only report what is out of date")
