@@ -59,6 +59,10 @@ def cmd_grade(args) -> int:
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.gradebook:
+        from .gradebook import write
+        print(f"wrote {write(args.csv, args.gradebook)}: one row per student, one column per chapter",
+              file=sys.stderr)
     return 0
 
 
@@ -146,6 +150,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)")
     p.add_argument("folder", help="one folder per student, or nbgrader's submitted/ folder")
     p.add_argument("--csv", required=True, help="scores file; rows are appended, graded notebooks skipped")
+    p.add_argument("--gradebook", default=None, metavar="FILE",
+                   help="also write a per-student summary for LMS gradebooks (a column per chapter)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--memory-mb", type=int, default=4096)
