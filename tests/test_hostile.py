@@ -195,3 +195,102 @@ def test_unreadable_notebooks_exit_2_with_one_sentence(tmp_path, content, reason
     proc = subprocess.run([sys.executable, "-m", "grader", "check", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert reason in proc.stderr and proc.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- instructor grading: the sandbox
+
+from grader.sandbox import bwrap_problem  # noqa: E402
+
+needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+
+
+def instructor(path, *extra, env=None):
+    return check(path, "--instructor", "--sandbox", "bwrap", *extra) if env is None else \
+        _check_env(path, env, "--instructor", *extra)
+
+
+def _check_env(path, env, *extra):
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--json", *extra],
+                          capture_output=True, text=True, timeout=240, env=env)
+    return proc.returncode, proc
+
+
+def raising(name, expression):
+    """An exercise answer that reports `expression`, evaluated inside the grading run, as its error."""
+    return f"import os, socket\ndef {name}(*args, **kwargs):\n    raise RuntimeError(repr({expression}))\n"
+
+
+@needs_sandbox
+def test_learner_code_does_not_see_the_instructors_secret(tmp_path):
+    """The hidden cases' secret seeds them; learner code that could read it could recompute them."""
+    import os
+    path = notebook_with(tmp_path, {"to_vectors": raising("to_vectors", "os.environ.get('GRADER_HIDDEN_SECRET')")})
+    env = {**os.environ, "GRADER_HIDDEN_SECRET": "s3cret-value"}
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--json", "--instructor",
+                           "--sandbox", "bwrap"], capture_output=True, text=True, timeout=240, env=env)
+    report = json.loads(proc.stdout)
+    assert report["sandbox"] == "bwrap"
+    assert "None" in message(report, "to_vectors") and "s3cret" not in proc.stdout
+
+
+@needs_sandbox
+def test_learner_code_has_no_network(tmp_path):
+    """A listening socket on this machine's loopback is unreachable from the sandbox."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        source = raising("to_vectors", f"socket.create_connection(('127.0.0.1', {port}), timeout=5)")
+        _, statuses, report, _ = instructor(notebook_with(tmp_path, {"to_vectors": source}))
+    finally:
+        server.close()
+    text = message(report, "to_vectors")
+    assert statuses["to_vectors"] == "error" and ("unreachable" in text or "refused" in text), text
+
+
+@needs_sandbox
+def test_learner_code_cannot_read_other_submissions(tmp_path):
+    """Another student's notebook next to this one, by its absolute path, is not there."""
+    other = tmp_path / "other-student.ipynb"
+    other.write_text(SOLUTION.read_text())
+    source = ("def to_vectors(images):\n"
+              f"    return open({str(other)!r}).read()\n")
+    _, statuses, report, _ = instructor(notebook_with(tmp_path, {"to_vectors": source}))
+    assert statuses["to_vectors"] == "error" and "No such file" in message(report, "to_vectors")
+
+
+@needs_sandbox
+def test_a_failed_hidden_case_is_named_by_its_description_only(tmp_path):
+    """An answer right on the public inputs only fails a hidden case; the report names the case
+    by its description and shows no code of how its inputs are made."""
+    source = ("def one_hot(labels, num_classes=10):\n"
+              "    return np.eye(num_classes)[labels] if len(labels) in (7, 1, 6, 10) else np.zeros(3)\n")
+    code, statuses, report, _ = instructor(notebook_with(tmp_path, {"one_hot": source}))
+    text = message(report, "one_hot")
+    assert statuses.pop("one_hot") == "failed" and set(statuses.values()) == {CORRECT}
+    assert "case 'hidden case: twenty labels, num_classes=13'" in text
+    assert "rng" not in text and "lambda" not in text and "labels(" not in text
+    _, public, _, _ = check(notebook_with(tmp_path, {"one_hot": source}))
+    assert public["one_hot"] == CORRECT      # the control: the public cases alone pass it
+
+
+def test_without_bwrap_instructor_grading_says_so_or_refuses(tmp_path):
+    """Where bwrap cannot run: --sandbox bwrap refuses (exit 2, one line saying why); auto
+    grades and says in the report that there was no sandbox."""
+    import os
+    path = notebook_with(tmp_path, {})
+    env = {**os.environ, "PATH": str(tmp_path)}      # no bwrap on PATH
+    code, proc = _check_env(path, env, "--instructor", "--sandbox", "bwrap")
+    assert code == 2 and "bwrap is not installed" in proc.stderr
+    code, proc = _check_env(path, env, "--instructor", "--sandbox", "auto")
+    report = json.loads(proc.stdout)
+    assert code == 0 and report["sandbox"] == "none" and report["hidden_cases"] is True
+
+
+def test_self_learners_grader_check_is_unchanged(tmp_path):
+    """`grader check` without --instructor: public cases only, no sandbox, the reference passes."""
+    code, statuses, report, _ = check(notebook_with(tmp_path, {}))
+    assert code == 0 and set(statuses.values()) == {CORRECT}
+    assert report["sandbox"] == "none" and report["hidden_cases"] is False
