@@ -1,0 +1,156 @@
+"""A whole assignment through nbgrader's exchange, as real Unix users (a multi-user course).
+
+An instructor and two students, each a Unix account, share one exchange folder, configured the
+way nbgrader's documentation describes for a course on one shared machine (a JupyterHub with
+the local spawner): `c.Exchange.root` in every user's config, `c.CourseDirectory.course_id`,
+the exchange world-writable. The instructor releases chapter 01; each student fetches it,
+answers (ada right, bob with one mistake) and submits; the instructor collects, autogrades with
+the course's nbgrader_config.py (the course's grader, out of the students' processes), generates
+and releases feedback; each student fetches their feedback and finds their own score and the
+course's messages, and nothing of the other student's.
+
+It needs root (to create the accounts) and is marked slow. The users run a venv of Debian's
+Python holding hard links to this environment's packages: this environment's own interpreter
+may live under /root, which other users cannot enter.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "01_mnist_as_numbers"
+NB = f"{ASSIGNMENT}.ipynb"
+COURSE = "mnist-to-gpt"
+TEACHER, STUDENTS = "mtg-teacher", ("mtg-ada", "mtg-bob")
+SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"), reason="needs root and useradd "
+                       "to create the instructor's and the students' Unix accounts"),
+    pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason=f"needs {SYSTEM_PYTHON} for the users' venv"),
+]
+
+
+def as_user(user, script, env=None, check=True):
+    """`script` in bash, as `user`, in their home, with the shared venv first on PATH."""
+    full = f"set -e\ncd ~\nexport PATH={SHARED}/venv/bin:$PATH PYTHONPATH={SHARED}/course\n{script}"
+    done = subprocess.run(["runuser", "-u", user, "--", "env", "-i", f"HOME=/home/{user}", "LANG=C.UTF-8",
+                           *[f"{k}={v}" for k, v in (env or {}).items()], "bash", "-c", full],
+                          capture_output=True, text=True, timeout=900)
+    if check:
+        assert done.returncode == 0, f"{user}: {script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+SHARED = None
+
+
+@pytest.fixture(scope="module")
+def course():
+    global SHARED
+    shared = Path(tempfile.mkdtemp(prefix="mtg-exchange-test-", dir="/tmp"))
+    SHARED = shared
+    os.chmod(shared, 0o755)
+    try:
+        for user in (TEACHER, *STUDENTS):
+            if subprocess.run(["id", user], capture_output=True).returncode != 0:
+                subprocess.run(["useradd", "-m", "-s", "/bin/bash", user], check=True)
+        # the users' Python: Debian's, with this environment's packages as hard links (no copy)
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(shared / "venv")], check=True)
+        target = shared / "venv" / SITE.relative_to(sys.prefix)
+        for entry in SITE.iterdir():
+            if entry.name.startswith(("__editable__", "pip", "_distutils_hack", "distutils-precedence")):
+                continue
+            if not (target / entry.name).exists():
+                subprocess.run(["cp", "-al", str(entry), str(target / entry.name)], check=True)
+        if (Path(sys.prefix) / "share").is_dir():   # nbconvert's templates (feedback HTML)
+            subprocess.run(["cp", "-al", str(Path(sys.prefix) / "share"), str(shared / "venv" / "share")], check=True)
+        # console scripts of this environment start its interpreter: the venv's own instead
+        for name, module in (("alembic", "alembic.config"), ("nbgrader", "nbgrader.apps.nbgraderapp")):
+            script = shared / "venv" / "bin" / name
+            script.write_text(f"#!{shared}/venv/bin/python\nimport sys\nfrom {module} import main\nsys.exit(main())\n")
+            script.chmod(0o755)
+        # the course package, readable by every user (the instructor's install)
+        (shared / "course").mkdir()
+        shutil.copytree(ROOT / "grader", shared / "course" / "grader",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        exchange = shared / "exchange"
+        exchange.mkdir()
+        os.chmod(exchange, 0o777)
+        subprocess.run(["chmod", "-R", "a+rX", str(shared)], check=True)
+        os.chmod(exchange, 0o777)
+        user_config = f"c = get_config()\nc.CourseDirectory.course_id = '{COURSE}'\nc.Exchange.root = '{exchange}'\n"
+        answers = {"mtg-ada": json.loads((ROOT / "solutions" / NB).read_text())}
+        wrong = json.loads((ROOT / "solutions" / NB).read_text())
+        for cell in wrong["cells"]:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "one_hot":
+                cell["source"] = "def one_hot(labels, num_classes=10):\n    return np.eye(num_classes)[labels].T\n"
+        answers["mtg-bob"] = wrong
+        for user, nb in answers.items():
+            (shared / f"{user}.ipynb").write_text(json.dumps(nb))
+        os.chmod(shared / "mtg-ada.ipynb", 0o644)
+        os.chmod(shared / "mtg-bob.ipynb", 0o644)
+        for user in (TEACHER, *STUDENTS):
+            as_user(user, f"rm -rf ~/.jupyter ~/course ~/{ASSIGNMENT}\nmkdir -p ~/.jupyter\n"
+                          f"cat > ~/.jupyter/nbgrader_config.py <<'EOF'\n{user_config}EOF")
+        # the instructor's course directory: the course's nbgrader_config.py plus the course id
+        teacher_env = {"GRADER_HIDDEN_SECRET": "the exchange test's secret", "GRADER_SANDBOX": "auto"}
+        config = (ROOT / "nbgrader_config.py").read_text() + "\n" + user_config.replace("c = get_config()\n", "")
+        as_user(TEACHER, f"mkdir -p course/source/{ASSIGNMENT}\ncp {ROOT}/solutions/{NB} course/source/{ASSIGNMENT}/\n"
+                         f"cat > course/nbgrader_config.py <<'EOF'\n{config}EOF\n"
+                         f"cd course\npython -m nbgrader generate_assignment {ASSIGNMENT}\n"
+                         f"python -m nbgrader release_assignment {ASSIGNMENT}", teacher_env)
+        for user in STUDENTS:
+            as_user(user, f"python -m nbgrader fetch_assignment {ASSIGNMENT} --course {COURSE}\n"
+                          f"cp {shared}/{user}.ipynb {ASSIGNMENT}/{NB}\n"
+                          f"python -m nbgrader submit {ASSIGNMENT} --course {COURSE}")
+        as_user(TEACHER, f"cd course\npython -m nbgrader collect {ASSIGNMENT}\n"
+                         f"python -m nbgrader autograde {ASSIGNMENT} --create\n"
+                         f"python -m nbgrader generate_feedback {ASSIGNMENT}\n"
+                         f"python -m nbgrader release_feedback {ASSIGNMENT}\n"
+                         f"python -m nbgrader export", teacher_env)
+        feedback = {}
+        for user in STUDENTS:
+            as_user(user, f"python -m nbgrader fetch_feedback {ASSIGNMENT} --course {COURSE}")
+            found = as_user(user, f"cat {ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html").stdout
+            listing = as_user(user, f"ls {ASSIGNMENT}/feedback/*/").stdout.split()
+            feedback[user] = (found, listing)
+        grades = as_user(TEACHER, "cat course/grades.csv").stdout
+        yield shared, feedback, grades
+    finally:
+        for user in (TEACHER, *STUDENTS):
+            subprocess.run(["userdel", "-r", user], capture_output=True)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_each_student_sees_their_own_score(course):
+    """ada answered everything right (6 of 6); bob transposed one_hot (5 of 6)."""
+    _, feedback, grades = course
+    assert "Score: 6.0 / 6.0" in feedback["mtg-ada"][0].replace("\n", " ") or "6.0 / 6.0" in feedback["mtg-ada"][0]
+    assert "5.0 / 6.0" in feedback["mtg-bob"][0]
+    assert "mtg-ada,6.0" in grades.replace(" ", "") or ",6.0," in grades
+
+
+def test_feedback_carries_the_course_messages(course):
+    """The wrong student's feedback names the mistake and its hint, from the course's grader."""
+    _, feedback, _ = course
+    assert "transposed result" in feedback["mtg-bob"][0]
+    assert "passed" in feedback["mtg-ada"][0]
+
+
+def test_a_student_gets_only_their_own_feedback(course):
+    """Each student's feedback folder holds one notebook's feedback, and it does not mention the other."""
+    _, feedback, _ = course
+    for user, other in (("mtg-ada", "mtg-bob"), ("mtg-bob", "mtg-ada")):
+        text, listing = feedback[user]
+        assert listing == [f"{ASSIGNMENT}.html"]
+        assert other not in text
+    assert feedback["mtg-ada"][0] != feedback["mtg-bob"][0]
