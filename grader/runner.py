@@ -242,10 +242,11 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, chi
     env = _child_env(child.mode)
     if child.mode == "bwrap":
         argv, env = sandboxing.command(argv, child.released, env), None
-    proc = subprocess.Popen(argv,
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=cwd, env=env, pass_fds=(write_fd,), start_new_session=True,
-                            preexec_fn=_set_limits(limits, cpu_seconds))
+    with _JUDGING:   # never fork while another thread is inside OpenBLAS (see _JUDGING)
+        proc = subprocess.Popen(argv,
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=cwd, env=env, pass_fds=(write_fd,), start_new_session=True,
+                                preexec_fn=_set_limits(limits, cpu_seconds))
     os.close(write_fd)
     try:
         proc.stdin.write(json.dumps(program).encode())
@@ -322,10 +323,12 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
-# `grader grade --jobs N` judges N notebooks from N threads of one process. Two threads in
-# OpenBLAS at once, each wanting every core, ran 16x slower here and once stalled for minutes
-# (two matrix products of chapter 01, seen with py-spy); one judgement at a time avoids that.
-# Learner code still runs in N child processes in parallel.
+# `grader grade --jobs N` judges N notebooks from N threads of one process, and each thread
+# forks child processes. OpenBLAS shuts its thread pool down when the process forks: a thread in
+# the middle of a matrix product then waits forever for workers that are gone (seen here with
+# py-spy: a thread spinning in exec_blas for minutes, in chapter 01's reference, and no OpenBLAS
+# threads left). So judging (numpy) and forking never overlap: both hold this lock. Learner code
+# still runs in N child processes in parallel.
 _JUDGING = threading.Lock()
 
 
