@@ -155,3 +155,14 @@ def test_gpt2_generate_benchmark_runs_and_agrees_with_transformers():
     assert "same tokens in all four: True" in run.stdout
     for name in ("generate (no cache)", "generate_cached", "use_cache=False", "use_cache=True"):
         assert name in run.stdout and "tokens/s" in run.stdout
+
+
+@pytest.mark.slow
+def test_grade_class_times_every_engine(tmp_path):
+    """benchmarks/grade_class.py on a class of 2: one line per engine (the figures in
+    docs/scaling.md come from the 100-student run)."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade_class.py"), "--students", "2"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [l for l in done.stdout.splitlines() if "per submission" in l]
+    assert [l.split()[0] for l in lines] == ["grader", "Gradescope", "nbgrader"], done.stdout
