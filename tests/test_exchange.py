@@ -9,6 +9,10 @@ the course's nbgrader_config.py (the course's grader, out of the students' proce
 and releases feedback; each student fetches their feedback and finds their own score and the
 course's messages, and nothing of the other student's.
 
+A real JupyterHub on 127.0.0.1 (dummy authenticator, local spawner, the npm package
+configurable-http-proxy) then spawns a student's server: it must run as that Unix user and its
+nbgrader extension must list the chapter released through the exchange.
+
 It needs root (to create the accounts) and is marked slow. The users run a venv holding hard links to this environment's interpreter and packages: the
 interpreter may live under /root (pyenv), which other users cannot enter.
 """
@@ -78,8 +82,9 @@ def course():
                 continue
             if not (target / entry.name).exists():
                 subprocess.run(["cp", "-al", str(entry), str(target / entry.name)], check=True)
-        if (Path(sys.prefix) / "share").is_dir():   # nbconvert's templates (feedback HTML)
-            subprocess.run(["cp", "-al", str(Path(sys.prefix) / "share"), str(shared / "venv" / "share")], check=True)
+        for folder in ("share", "etc"):   # nbconvert's templates (feedback HTML); server extensions enabled
+            if (Path(sys.prefix) / folder).is_dir():
+                subprocess.run(["cp", "-al", str(Path(sys.prefix) / folder), str(shared / "venv" / folder)], check=True)
         # console scripts of this environment start its interpreter: the venv's own instead
         for name, module in (("alembic", "alembic.config"), ("nbgrader", "nbgrader.apps.nbgraderapp")):
             script = shared / "venv" / "bin" / name
@@ -162,3 +167,103 @@ def test_a_student_gets_only_their_own_feedback(course):
         assert listing == [f"{ASSIGNMENT}.html"]
         assert other not in text
     assert feedback["mtg-ada"][0] != feedback["mtg-bob"][0]
+
+
+# ---------------------------------------------------------------- a real JupyterHub on 127.0.0.1
+
+HUB_TOKEN = "the-exchange-tests-admin-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def hub(course):
+    """JupyterHub (its proxy from the npm package configurable-http-proxy), the dummy
+    authenticator, the local spawner: each user's server runs as that Unix user."""
+    import socket
+    import time
+    import urllib.request
+    if not shutil.which("configurable-http-proxy"):
+        pytest.skip("no configurable-http-proxy (npm install -g configurable-http-proxy)")
+    pytest.importorskip("jupyterhub")
+    shared = course[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    singleuser = shared / "venv" / "bin" / "jupyterhub-singleuser"
+    singleuser.write_text(f"#!{shared}/venv/bin/python\nimport sys\nfrom jupyterhub.singleuser import main\n"
+                          "sys.exit(main())\n")
+    singleuser.chmod(0o755)
+    hub_dir = shared / "hub"
+    hub_dir.mkdir()
+    (hub_dir / "jupyterhub_config.py").write_text(f"""
+c = get_config()
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {{"{TEACHER}", "{STUDENTS[0]}", "{STUDENTS[1]}"}}
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.cmd = ["{singleuser}"]
+c.Spawner.default_url = "/lab"
+c.Spawner.environment = {{"PYTHONPATH": "{shared}/course", "LD_LIBRARY_PATH": "{shared}/python/lib",
+                         "PATH": "{shared}/venv/bin:/usr/bin:/bin"}}
+c.JupyterHub.services = [{{"name": "exchange-test", "api_token": "{HUB_TOKEN}"}}]
+c.JupyterHub.load_roles = [{{"name": "exchange-test", "services": ["exchange-test"],
+                             "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"]}}]
+""")
+    log = open(hub_dir / "hub.log", "w")
+    proc = subprocess.Popen([str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(hub_dir / "jupyterhub_config.py")],
+                            cwd=hub_dir, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PATH": str(Path(sys.prefix) / "bin") + os.pathsep + os.environ["PATH"]})
+    base = f"http://127.0.0.1:{port}"
+
+    def api(method, path, body=None):
+        request = urllib.request.Request(base + "/hub/api" + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"token {HUB_TOKEN}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+    try:
+        for _ in range(120):
+            try:
+                api("GET", "/")
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterHub did not start:\n" + (hub_dir / "hub.log").read_text()[-3000:])
+        yield base, api, hub_dir
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_the_hub_spawns_each_users_server_as_that_user_with_the_course_exchange(hub):
+    """A student's server, spawned by the hub, runs as their Unix account and its nbgrader
+    extension lists the chapter released through the exchange."""
+    import time
+    import urllib.request
+    base, api, hub_dir = hub
+    user = STUDENTS[0]
+    api("POST", f"/users/{user}/server")
+    for _ in range(120):
+        if api("GET", f"/users/{user}")["servers"].get("", {}).get("ready"):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the server did not start:\n" + (hub_dir / "hub.log").read_text()[-3000:])
+    processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True).stdout.splitlines()
+    venv_python = str(hub_dir.parent / "venv" / "bin" / "python")   # the server retitles itself "python"
+    owners = {line.split()[0] for line in processes if venv_python in line}
+    assert owners == {user}, [line for line in processes if venv_python in line]
+    token = api("POST", f"/users/{user}/tokens", {"scopes": [f"access:servers!user={user}"]})["token"]
+    request = urllib.request.Request(f"{base}/user/{user}/assignments?course_id={COURSE}",
+                                     headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        listing = json.loads(response.read())
+    names = [a["assignment_id"] for a in listing["value"]]
+    assert ASSIGNMENT in names, listing
+    api("DELETE", f"/users/{user}/server")
