@@ -1,7 +1,7 @@
 """The figures chapters 05-08 quote, recomputed: bigram validation loss, the sqrt(d_k) table.
 
     python benchmarks/attention_figures.py
-    python benchmarks/attention_figures.py --corpus ../shared/bench/tinyshakespeare.txt
+    python benchmarks/attention_figures.py --corpus PATH/TO/tinyshakespeare.txt
 
 Uses the reference solutions (grader/reference/ch05.py, ch07.py). Prints, never asserts.
 """

@@ -47,11 +47,14 @@ import torch
 from grader import load_shakespeare
 from grader.reference.ch10 import GPT, GPTConfig, configure_optimizer, cosine_lr, estimate_loss, get_batch
 
-BENCH_TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "tinyshakespeare.txt"
+# The full Tiny Shakespeare, where a machine has it: --data FILE, or COURSE_BENCH_DATA=FOLDER
+# holding tinyshakespeare.txt; otherwise the bundled corpus.
+BENCH_DATA = os.environ.get("COURSE_BENCH_DATA")
+BENCH_TEXT = Path(BENCH_DATA) / "tinyshakespeare.txt" if BENCH_DATA else None
 
 
 def load_data(path):
-    if path.is_file():
+    if path is not None and path.is_file():
         text, source = path.read_text(encoding="utf-8"), f"Tiny Shakespeare from {path}"
     else:
         text, source = load_shakespeare(), "the course's bundled Shakespeare corpus (grader.load_shakespeare)"
@@ -104,7 +107,9 @@ def main():
     ap.add_argument("--eval-batches", type=int, default=200, help="batches for the final validation loss")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
     ap.add_argument("--warmup", type=int, default=20, help="steps left out of the timing median")
-    ap.add_argument("--data", type=Path, default=BENCH_TEXT)
+    ap.add_argument("--data", type=Path, default=BENCH_TEXT,
+                    help="Tiny Shakespeare as a text file (default: $COURSE_BENCH_DATA/tinyshakespeare.txt, "
+                         "else the bundled corpus)")
     ap.add_argument("--slow", action="store_true", help="explicit attention and unfused AdamW (the teaching path)")
     ap.add_argument("--compile", action="store_true",
                     help="train through torch.compile (needs a C++ compiler; the first steps compile)")

@@ -6,7 +6,11 @@ From a shell:    grader check course/01_mnist_as_numbers.ipynb
 from .checker import ExerciseFailed, check
 
 __version__ = "0.1.0"
-REPOSITORY = "mnist-to-gpt/mnist-to-gpt"   # on GitHub: Colab, Binder and the bundled-data fallback
+# The course's GitHub repository, the one place that names it: `grader build` writes it into
+# every notebook's Colab cell and launch badges and into the README's Colab and Binder links, and
+# the data loaders fetch the bundled data from it when a checkout's datasets/ is not there.
+# A fork changes this line and runs `grader build`.
+REPOSITORY = "mnist-to-gpt/mnist-to-gpt"
 
 
 def __getattr__(name):

@@ -32,15 +32,37 @@ STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError(){end}"
 MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
 
 
+class BuildError(Exception):
+    """A solution notebook that the build cannot turn into a sound student notebook."""
+
+
+_MARKER_LINE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION", re.M)
+
+
+def check_solution_regions(nb, origin: str):
+    """Every `### BEGIN SOLUTION` has its `### END SOLUTION`, regions do not nest, and only a
+    cell marked as a solution (metadata.nbgrader.solution) holds one. Raises BuildError naming
+    the file and the cell otherwise: an unclosed region would otherwise stay, solution and all,
+    in the student notebook."""
+    for index, cell in enumerate(nb.cells):
+        where = f"{origin}, cell {index} (id {cell.get('id', '?')})"
+        markers = _MARKER_LINE.findall(cell.source)
+        if markers and not cell.metadata.get("nbgrader", {}).get("solution", False):
+            raise BuildError(f"{where}: a SOLUTION region in a cell without solution metadata "
+                             "(write it with grader.build.exercise(...))")
+        open_region = False
+        for marker in markers:
+            if marker == "BEGIN" and open_region:
+                raise BuildError(f"{where}: ### BEGIN SOLUTION inside another region (regions do not nest)")
+            if marker == "END" and not open_region:
+                raise BuildError(f"{where}: ### END SOLUTION without its ### BEGIN SOLUTION")
+            open_region = marker == "BEGIN"
+        if open_region:
+            raise BuildError(f"{where}: ### BEGIN SOLUTION without its ### END SOLUTION")
+
+
 def stub_source(source: str) -> str:
     return SOLUTION_REGION.sub(lambda m: STUB.format(indent=m.group(1), end=m.group(2)), source)
-
-
-def badges(name: str) -> str:
-    colab = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/course/{name}"
-    binder = f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/course/{name}"
-    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
-            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
 
 
 def student_notebook(nb, name: str) -> nbformat.NotebookNode:
@@ -98,8 +120,11 @@ def _write_if_changed(path: Path, text: str, check_only: bool, changed: list):
 def build_all(check_only=False) -> list[str]:
     """Regenerate every generated file; return the paths that changed (or would change)."""
     changed = []
+    _write_if_changed(README, readme_with_repository(README.read_text(encoding="utf-8")), check_only, changed)
     for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(source, as_version=4)
+        nb = with_colab_cell(nbformat.read(source, as_version=4))
+        check_solution_regions(nb, f"solutions/{source.name}")
+        _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
         chapter = source.name[:2]
         # The reference first: a new chapter's exercises module may import it (headers are
         # markdown cells, so they never change the reference).
@@ -196,6 +221,60 @@ def stale_headers(nb, exercises) -> list[str]:
                 or source != header_text(ex)):
             stale.append(ex.id)
     return stale
+
+
+# ---------------------------------------------------------------- the repository address
+# grader.REPOSITORY is the one place that names the course's GitHub repository. `grader build`
+# writes it into every notebook's Colab cell, the launch badges and the README's links; the
+# data loaders' fallback URL reads it directly (grader/data/paths.py).
+
+README = ROOT / "README.md"
+COLAB_TEST = 'if "google.colab" in sys.modules:'
+# Colab's and Binder's links to this repository (the README links other projects too).
+LAUNCH_LINK = re.compile(r"(https://colab\.research\.google\.com/github/|https://mybinder\.org/v2/gh/)"
+                         r"[\w.-]+/[\w.-]+")
+
+
+def colab_install_requirement(repository: str = REPOSITORY) -> str:
+    return f"mnist-to-gpt @ git+https://github.com/{repository}"
+
+
+def colab_cell_source(repository: str = REPOSITORY) -> str:
+    """The first code cell of every notebook. `%pip` (not `!pip`) installs into the running
+    kernel's environment; pip installs only what is missing, and the course's requirements
+    have no upper bounds, so Colab's own torch, numpy, matplotlib... stay as they are
+    (tests/test_colab.py proves it with pip's resolver report)."""
+    return ("# On Colab, this installs the course package and nothing else (Colab's own torch, numpy and\n"
+            "# matplotlib stay as they are); anywhere else it does nothing.\n"
+            "import sys\n"
+            f"{COLAB_TEST}\n"
+            f'    %pip install -q "{colab_install_requirement(repository)}"')
+
+
+def is_colab_cell(cell) -> bool:
+    return cell.cell_type == "code" and COLAB_TEST in cell.source
+
+
+def with_colab_cell(nb, repository: str = REPOSITORY):
+    """A copy of `nb` whose Colab cell (its first code cell) installs from `repository`."""
+    nb = nbformat.from_dict(nb)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    if not is_colab_cell(first_code):
+        raise ValueError(f"the first code cell must be the Colab cell (it tests {COLAB_TEST!r})")
+    first_code.source = colab_cell_source(repository)
+    return nb
+
+
+def badges(name: str, repository: str = REPOSITORY) -> str:
+    colab = f"https://colab.research.google.com/github/{repository}/blob/main/course/{name}"
+    binder = f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/course/{name}"
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+
+
+def readme_with_repository(text: str, repository: str = REPOSITORY) -> str:
+    """The README with every Colab and Binder link pointing at `repository`."""
+    return LAUNCH_LINK.sub(lambda m: m.group(1) + repository, text)
 
 
 # ---------------------------------------------------------------- writing notebooks

@@ -19,7 +19,7 @@ _isclose, _isfinite, _argwhere = np.isclose, np.isfinite, np.argwhere
 @dataclass
 class Fail:
     message: str
-    mistake: str | None = None   # name of a known mistake this failure points to
+    mistake: "Mistake | None" = None   # the known mistake (grader.engine.Mistake) this points to
 
 
 def describe(x) -> str:

@@ -26,9 +26,6 @@ import numpy as np
 from .compare import Fail, close, compare_values
 from .values import normalize
 
-STATUSES = ("passed", "failed", "error", "timeout", "not_implemented", "missing",
-            "forbidden", "grader_error")   # the last two: instructor grading only (grader/runner.py)
-
 
 @dataclass
 class Case:
@@ -63,6 +60,7 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     pure: bool = False           # must leave its arguments unchanged
     time_limit: float = 10.0     # seconds for all cases together
+    run: Callable[[Any, tuple], Any] | None = None   # every case's run, unless the case has its own
 
     @property
     def chapter(self) -> str:
@@ -183,7 +181,8 @@ def make_inputs(exercise: Exercise, index: int) -> tuple:
     seed = case_seed(exercise.id, index)
     seed_everything(seed)
     case = exercise.cases[index]
-    args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
+    with on_the_cpu():
+        args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
     return args if isinstance(args, tuple) else (args,)
 
 
@@ -220,18 +219,55 @@ def one_torch_thread():
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def on_the_cpu():
+    """Cases run on the CPU even when the notebook made another device torch's default
+    (`torch.set_default_device("cuda")`): the same verdict on every machine. Results on any
+    device are fine; `normalize` copies them to the CPU before they are compared."""
+    torch = sys.modules.get("torch")
+    default = getattr(torch, "get_default_device", None) if torch is not None else None
+    if default is None or default().type == "cpu":
+        yield
+        return
+    with torch.device("cpu"):
+        yield
+
+
+def copy_args(args):
+    """A deep copy of a case's arguments, for the learner's call. torch.Generator objects are
+    copied by their state: torch < 2.4 cannot deep-copy them."""
+    torch = sys.modules.get("torch")
+    memo = {}
+
+    def twin_generators(value):
+        if isinstance(value, (tuple, list)):
+            for v in value:
+                twin_generators(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                twin_generators(v)
+        elif torch is not None and isinstance(value, torch.Generator) and id(value) not in memo:
+            twin = torch.Generator(device=value.device)
+            twin.set_state(value.get_state())
+            memo[id(value)] = twin
+
+    twin_generators(args)
+    return copy.deepcopy(args, memo)
+
+
 def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> Outcome:
     """Run case `index` of `exercise` on `fn`; learner errors become part of the Outcome.
     `args`: the case's inputs when the caller built them (hidden cases: the grading process
     builds them and sends them to the process that runs the learner's code)."""
     case = exercise.cases[index]
     args = make_inputs(exercise, index) if args is None else args
-    call_args = copy.deepcopy(args)
+    call_args = copy_args(args)
     seed_everything(case_seed(exercise.id, index) + 1)
     start = time.perf_counter()
     try:
-        with one_torch_thread():
-            out = case.run(fn, call_args) if case.run else fn(*call_args)
+        with one_torch_thread(), on_the_cpu():
+            run = case.run or exercise.run
+            out = run(fn, call_args) if run else fn(*call_args)
         value = normalize(out)
     except NotImplementedError:
         return Outcome(not_implemented=True)
@@ -342,8 +378,25 @@ def _recognise_mutation(exercise: Exercise, index: int, inputs_after) -> Mistake
     return None
 
 
-def _mistake_by_name(exercise: Exercise, name: str | None) -> Mistake | None:
-    return next((m for m in exercise.mistakes if m.name == name), None)
+def _named_mistake(exercise: Exercise, named: Mistake | None) -> Mistake | None:
+    """The exercise's mistake that a comparator's Fail names: that object, or the exercise's own
+    mistake of that name when a comparator is shared by two exercises."""
+    if named is None:
+        return None
+    if not isinstance(named, Mistake):
+        raise TypeError(f"Fail(mistake=...) takes a Mistake object, got {named!r}: "
+                        "bind the Mistake to a name and pass that")
+    return next((m for m in exercise.mistakes if m is named), None) or \
+        next((m for m in exercise.mistakes if m.name == named.name), None)
+
+
+def failed_case(case: Case, message: str, mistake: Mistake | None) -> CaseResult:
+    """A failed case's result: the message, why the case exists, and the known mistake's hint."""
+    if case.why:
+        message += f"\n    (why this case: {case.why})"
+    if mistake:
+        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
+    return CaseResult(case.name, False, message, mistake.name if mistake else None)
 
 
 def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outcome) -> CaseResult:
@@ -354,40 +407,32 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
             if compare_values(after, before, rtol=0, atol=0) is not None:
                 message = (f"your function changed its argument #{i + 1}; "
                            "it must leave its inputs unchanged (work on a copy)")
-                mistake = _recognise_mutation(exercise, index, outcome.inputs_after)
-                if mistake:
-                    message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-                return CaseResult(case.name, False, message, mistake.name if mistake else None)
+                return failed_case(case, message, _recognise_mutation(exercise, index, outcome.inputs_after))
     compare = case.compare or exercise.compare
     fail = compare(outcome.value, expected.value, args)
     if fail is None:
         return CaseResult(case.name, True)
     if isinstance(fail, str):
         fail = Fail(fail)
-    mistake = _mistake_by_name(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
-    message = fail.message
-    if mistake:
-        message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-    return CaseResult(case.name, False, message, mistake.name if mistake else None)
+    mistake = _named_mistake(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    return failed_case(case, fail.message, mistake)
 
 
 def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     """Judge the outcomes of one exercise's cases against the reference solution."""
     result = ExerciseResult(exercise.id, "passed", 0, exercise.points)
     for i, outcome in enumerate(outcomes):
-        name = exercise.cases[i].name
+        case = exercise.cases[i]
+        name = case.name
         if outcome.not_implemented:
             result.status = "not_implemented"
             result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
             return result
         if outcome.error is not None:
-            message = f"your code raised {outcome.error}"
-            mistake = _recognise_raised(exercise, i, outcome.error)
-            if mistake:
-                message += f"\nThis looks like a known mistake, {mistake.name}: {mistake.hint}"
-            result.cases.append(CaseResult(name, False, message, mistake.name if mistake else None))
-            result.status, result.mistake = "error", mistake.name if mistake else None
-            result.message = f"case '{name}': {message}"
+            failed = failed_case(case, f"your code raised {outcome.error}", _recognise_raised(exercise, i, outcome.error))
+            result.cases.append(failed)
+            result.status, result.mistake = "error", failed.mistake
+            result.message = f"case '{name}': {failed.message}"
             return result
         expected = expected_outcome(exercise, i)
         if expected.error:  # a bug in the course, not in the learner's answer

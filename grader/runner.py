@@ -12,6 +12,7 @@ new one that goes on with the remaining exercises, so one broken exercise never 
 learner the others.
 """
 import base64
+import contextlib
 import json
 import os
 import pickle
@@ -201,7 +202,7 @@ def _hidden_program(ex: Exercise) -> list[dict]:
     program = []
     for i in range(n_public, len(ex.cases)):
         case = ex.cases[i]
-        with _JUDGING:
+        with _FORKS.judging():
             args = make_inputs(ex, i)
         program.append({"name": case.name, "run": _function_name(case.run),
                         "args": base64.b64encode(pickle.dumps(args)).decode("ascii")})
@@ -242,7 +243,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, chi
     env = _child_env(child.mode)
     if child.mode == "bwrap":
         argv, env = sandboxing.command(argv, child.released, env), None
-    with _JUDGING:   # never fork while another thread is inside OpenBLAS (see _JUDGING)
+    with _FORKS.forking():   # never fork while another thread is inside OpenBLAS (see _ForkGuard)
         proc = subprocess.Popen(argv,
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 cwd=cwd, env=env, pass_fds=(write_fd,), start_new_session=True,
@@ -298,7 +299,7 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
                 elif kind == "outcome":
                     outcomes[ex_id].append(_decode_outcome(event["outcome"]))
                 elif kind == "end":
-                    with _JUDGING:
+                    with _FORKS.judging():
                         results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
                     current = None
                     deadline = time.monotonic() + STARTUP_SECONDS
@@ -327,9 +328,36 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # forks child processes. OpenBLAS shuts its thread pool down when the process forks: a thread in
 # the middle of a matrix product then waits forever for workers that are gone (seen here with
 # py-spy: a thread spinning in exec_blas for minutes, in chapter 01's reference, and no OpenBLAS
-# threads left). So judging (numpy) and forking never overlap: both hold this lock. Learner code
-# still runs in N child processes in parallel.
-_JUDGING = threading.Lock()
+# threads left). So judging (numpy) and forking never overlap. Judgements may run side by side;
+# a fork waits until none is running. Learner code still runs in N child processes in parallel.
+
+
+class _ForkGuard:
+    """Many judges or one fork at a time (a readers-writer lock)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._judges = 0
+
+    @contextlib.contextmanager
+    def judging(self):
+        with self._cond:
+            self._judges += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._judges -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def forking(self):
+        with self._cond:   # new judges wait on this lock while the fork runs
+            self._cond.wait_for(lambda: self._judges == 0)
+            yield
+
+
+_FORKS = _ForkGuard()
 
 
 def _settle_current(results, by_id, pending, current, message) -> dict:

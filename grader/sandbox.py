@@ -25,6 +25,7 @@ without the sandbox and says so in every report (`sandbox: none`), with the guar
 a determined student can get past; `mode="bwrap"` refuses to grade instead.
 """
 import atexit
+import compileall
 import functools
 import os
 import re
@@ -109,6 +110,9 @@ def staged_package(released) -> Path:
                         target.write_text(without_mistake_code(path.read_text(encoding="utf-8")), encoding="utf-8")
                     else:
                         shutil.copyfile(path, target)
+            # The sandbox mounts it read-only, so Python could not cache bytecode there and
+            # would compile the whole package again in every child: compile it once, here.
+            compileall.compile_dir(str(root), quiet=1)
             _staged[released] = root
         return _staged[released]
 
@@ -158,6 +162,9 @@ def command(argv: list[str], released, env: dict) -> list[str]:
 
 # ---------------------------------------------------------------- inside the child
 
+_INSTALLATION = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+
+
 class Guard:
     """Notices learner code reaching for what it must not (see the module docstring)."""
 
@@ -182,20 +189,30 @@ class Guard:
         return bool(match) and match.group(1) not in self.released
 
     def withheld_path(self, path, listing=False) -> bool:
-        """A reference of a chapter not released, the hidden cases, the stored outcomes,
-        anything under a `solutions` folder; and, for a listing, the package's own folders."""
+        """A withheld reference, the hidden cases or stored outcomes in the course's package (and,
+        for a listing, its own folders), or anything under a `solutions` folder outside the Python
+        installation (whose own files, torch's `.../quantized/reference` say, are never flagged)."""
         try:
-            parts = os.fsdecode(path).replace("\\", "/").rstrip("/").split("/")
-        except TypeError:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
             return False  # a file descriptor
-        if "solutions" in parts:
-            return True
-        for i, part in enumerate(parts[:-1]):
-            if part == "grader" and parts[i + 1] in ("hidden", "expected"):
+        package = str(PACKAGE)
+        if real == package or real.startswith(package + os.sep):
+            inside = Path(real).relative_to(package).parts
+            if not inside:
+                return listing
+            if inside[0] in ("hidden", "expected"):
                 return True
-            if part == "reference" and re.fullmatch(r"ch\d\d.*", parts[i + 1]):
-                return parts[i + 1][2:4] not in self.released
-        return listing and parts[-1] in ("grader", "reference")
+            if inside[0] == "reference":
+                if len(inside) == 1:
+                    return listing
+                return bool(re.fullmatch(r"ch\d\d.*", inside[1])) and inside[1][2:4] not in self.released
+            return False
+        if any(real.startswith(prefix + os.sep) for prefix in _INSTALLATION):
+            return False
+        parts = real.split(os.sep)
+        return "solutions" in parts or any(part == "grader" and nxt in ("hidden", "expected", "reference")
+                                           for part, nxt in zip(parts, parts[1:]))
 
     # importlib calls these
     def find_spec(self, name, path=None, target=None):

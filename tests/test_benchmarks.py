@@ -1,7 +1,7 @@
 """benchmarks/gpt_cpu.py runs end to end and prints every figure issue 5 asks for.
 
 The full benchmark trains for minutes, so these runs take a few steps only: they prove the script
-works on a machine without ../shared/bench (it falls back to the bundled corpus and says so), that
+works on a machine without the full Tiny Shakespeare (it falls back to the bundled corpus and says so), that
 `--nanogpt` runs an outside model.py through the same training loop, and that a bad `--nanogpt`
 folder is a one-line error rather than a traceback. The figures themselves are in the issue notes.
 """
@@ -33,7 +33,7 @@ def figures(stdout):
 
 
 def test_prints_every_figure_on_the_bundled_corpus(tmp_path):
-    """Without ../shared/bench the benchmark still runs, and says which data it trained on."""
+    """Without the full Tiny Shakespeare the benchmark still runs, and says which data it trained on."""
     run = gpt_cpu(tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
     got = figures(run.stdout)
@@ -155,6 +155,43 @@ def test_gpt2_generate_benchmark_runs_and_agrees_with_transformers():
     assert "same tokens in all four: True" in run.stdout
     for name in ("generate (no cache)", "generate_cached", "use_cache=False", "use_cache=True"):
         assert name in run.stdout and "tokens/s" in run.stdout
+
+
+def test_dropout_overfit_prints_both_runs():
+    """benchmarks/dropout_overfit.py backs the figures chapter 10 quotes: a few steps prove it runs
+    and prints, for each dropout rate, the evaluated losses and the final gap."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dropout_overfit.py"), "--steps", "4", "--evals", "2",
+         "--train-chars", "2000", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    for p in ("0.0", "0.2"):
+        assert f"dropout {p}: " in run.stdout
+    assert run.stdout.count("final gap (val - train)") == 2
+    assert "load average" in run.stdout
+
+
+def gpu_check(*args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: run gpu_check.py itself")
+def test_gpu_check_without_cuda_is_one_line_and_success():
+    """CI and laptops have no CUDA: the GPU check must say so in one line and not fail."""
+    run = gpu_check()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("\n") == 1 and "no CUDA device" in run.stdout
+
+
+@pytest.mark.slow
+def test_gpu_check_training_path_runs_on_the_cpu():
+    """The script is run on a GPU machine rarely and briefly, so its training path is tried here
+    on the CPU (the notebook's CPU size): it must print steps/s and the losses reached."""
+    run = gpu_check("--device", "cpu", "--seconds", "2", "--eval-batches", "1", "--no-tests")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "chapter 10 on cpu: 4 layers" in run.stdout
+    assert "steps/s" in run.stdout and "loss reached: train" in run.stdout and "sample:" in run.stdout
 
 
 @pytest.mark.slow

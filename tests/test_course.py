@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from grader.build import (COURSE, SOLUTIONS, build_all, chapter_exercises_or_none, exercise_headers,
-                          header_text, stale_headers)
+from grader import REPOSITORY
+from grader.build import (COURSE, LAUNCH_LINK, README, SOLUTIONS, badges, build_all, chapter_exercises_or_none,
+                          colab_cell_source, exercise_headers, header_text, readme_with_repository,
+                          stale_headers)
 from grader.engine import all_exercises
 from grader.notebook import grade_id
 
@@ -63,7 +65,8 @@ def test_student_notebook_opens_on_colab_and_binder(chapter):
     top = "".join(nb["cells"][0]["source"])
     assert "colab.research.google.com/github/" in top and f"/course/{name}" in top and "mybinder.org" in top
     first_code = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
-    assert 'if "google.colab" in sys.modules:' in first_code and "pip install" in first_code
+    assert first_code == colab_cell_source()
+    assert top == badges(name)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -132,7 +135,10 @@ def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
     for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
                        ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
         monkeypatch.setattr(build, name, path)
+    monkeypatch.setattr(build, "README", tmp_path / "README.md")
+    (tmp_path / "README.md").write_text("# a course\n")
     cells = [build.markdown("# 98 · A new chapter"),
+             build.code(build.colab_cell_source()),
              build.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
              build.test("double", points=1)]
     (tmp_path / "solutions").mkdir()
@@ -150,3 +156,69 @@ def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
     assert build.build_all() == []
     module.EXERCISES[0].points = 2
     assert sorted(build.build_all(check_only=True)) == ["course/98_new.ipynb", "solutions/98_new.ipynb"]
+
+
+def test_the_colab_cell_installs_with_pct_pip_from_the_one_repository_setting():
+    """`!pip` installs into whatever `pip` is first on PATH, which need not be the kernel's
+    environment; `%pip` installs into the running kernel's. The address is grader.REPOSITORY."""
+    source = colab_cell_source("someone/fork")
+    assert '    %pip install -q "mnist-to-gpt @ git+https://github.com/someone/fork"' in source
+    assert "!pip" not in source
+    assert REPOSITORY in colab_cell_source()
+
+
+def test_every_launch_link_and_the_data_fallback_use_grader_repository():
+    """A fork changes one line, grader.REPOSITORY, runs `grader build`, and every badge, Binder
+    link, Colab install and the bundled-data fallback point at the fork."""
+    from grader.data.paths import BUNDLED_BASE_URL
+    assert f"/{REPOSITORY}/" in BUNDLED_BASE_URL
+    readme = README.read_text()
+    links = LAUNCH_LINK.findall(readme)
+    assert len(links) >= 2, "the README has a Colab and a Binder badge"
+    assert readme_with_repository(readme) == readme
+    assert f"github/{REPOSITORY}/blob/main/course/" in readme and f"gh/{REPOSITORY}/main" in readme
+    moved = readme_with_repository(readme, "someone/fork")
+    assert REPOSITORY not in "".join(LAUNCH_LINK.findall(moved)) and "gh/someone/fork/main" in moved
+    assert "`grader/__init__.py`" in readme and "REPOSITORY" in readme, "the README tells forks where"
+
+
+TRAINING_CHAPTERS = [c for c in CHAPTERS if int(c) >= 10]
+
+
+@pytest.mark.parametrize("chapter", TRAINING_CHAPTERS)
+def test_training_chapters_pick_their_device_once(chapter):
+    """From chapter 10 on, notebooks train or generate: on Colab's GPU they must use it. Each
+    picks its device once, in its imports cell (printed, COURSE_DEVICE overrides), and moves
+    its model there; the CPU is still what the checks use (tests/test_device.py)."""
+    nb = notebook_for(chapter, SOLUTIONS)
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "device = pick_device()" in code[1], "the second code cell (imports) picks the device"
+    assert sum("device = pick_device()" in c for c in code) == 1, "one choice per notebook"
+    assert any(".to(device)" in c for c in code), "the model and data move to the device"
+
+
+@pytest.mark.parametrize("source, metadata, problem", [
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1", True, "BEGIN SOLUTION without its ### END"),
+    ("def f():\n    return 1\n    ### END SOLUTION", True, "END SOLUTION without its ### BEGIN"),
+    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+     "    ### END SOLUTION", True, "inside another region"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", False, "without solution metadata"),
+])
+def test_build_stops_on_a_broken_solution_region(tmp_path, monkeypatch, source, metadata, problem):
+    """An unclosed region used to stay, solution and all, in the student notebook, caught only by
+    a later test; nested regions or a region in a cell nbgrader does not treat as a solution
+    are as unsound. `grader build` stops on each, naming the notebook and the cell."""
+    import nbformat
+
+    from grader import build
+
+    for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
+                       ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
+        monkeypatch.setattr(build, name, path)
+    cell = build.exercise("f", source) if metadata else build.code(source)
+    (tmp_path / "solutions").mkdir()
+    cells = [build.markdown("# 98 · Broken"), build.code(build.colab_cell_source()), cell]
+    nbformat.write(build.notebook(cells, "98", "Broken"),
+                   tmp_path / "solutions" / "98_broken.ipynb")
+    with pytest.raises(build.BuildError, match=f"solutions/98_broken.ipynb, cell 2 .*{problem}"):
+        build.build_all(check_only=True)

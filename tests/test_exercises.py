@@ -145,3 +145,57 @@ def test_exercise_names_are_unique_across_the_course():
     for ex in EXERCISES.values():
         assert ex.name not in seen, f"{ex.id} and {seen[ex.name]} share the name {ex.name!r}"
         seen[ex.name] = ex.id
+
+
+def test_no_chapter_module_imports_another_chapter_module():
+    """Code that two chapters need lives in grader/exercises/common.py. A helper that lives in one
+    chapter and is imported by another ties the two together: editing chapter 05's checks must not
+    change chapter 08's. Read as syntax, so that a lazy import inside a function counts too."""
+    import ast
+    import pathlib
+    import re
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "grader" / "exercises"
+    chapter = re.compile(r"(^|\.)ch\d\d($|\.)")
+    offenders = []
+    for path in sorted(folder.glob("ch[0-9][0-9].py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module or ''}.{a.name}" for a in node.names]
+                # `from . import ch05` or `from .ch05 import x`; grader.reference.chNN is allowed
+                if node.level == 1 and any(chapter.search(n) for n in names):
+                    offenders.append(f"{path.name}:{node.lineno}")
+            elif isinstance(node, ast.Import):
+                if any(a.name.startswith("grader.exercises.ch") for a in node.names):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, (f"a chapter's checks import another chapter's: {offenders}; "
+                           "move the shared code to grader/exercises/common.py")
+
+
+def test_a_fail_names_its_mistake_by_the_object():
+    """`Fail(..., mistake=X)` takes the Mistake object, so a misspelt mistake is a NameError (and
+    a pyflakes warning) instead of a string that silently matches nothing. The engine refuses a
+    string; this test shows it does so loudly."""
+    from grader.compare import Fail
+    from grader.engine import Case, Exercise, Mistake, judge_case, run_case
+
+    wrong = Mistake("off by one", "add one.", lambda x: x)
+    exercise = Exercise(id="98.plus_one", points=1, difficulty="easy", minutes=1,
+                        cases=[Case("one number", lambda rng: (1,))], mistakes=[wrong],
+                        compare=lambda got, expected, args: None if got == expected else Fail("no", mistake="off by one"))
+    got, expected = run_case(exercise, 0, lambda x: x), run_case(exercise, 0, lambda x: x + 1)
+    with pytest.raises(TypeError, match="Mistake object"):
+        judge_case(exercise, 0, got, expected)
+    exercise.compare = lambda got, expected, args: None if got == expected else Fail("no", mistake=wrong)
+    assert judge_case(exercise, 0, got, expected).mistake == "off by one"
+
+
+def test_a_failed_case_says_why_it_exists():
+    """`Case.why` is written for the learner: a failing case's message ends with it."""
+    from grader.engine import Case, Exercise, judge_case, run_case
+
+    exercise = Exercise(id="98.plus_one", points=1, difficulty="easy", minutes=1,
+                        cases=[Case("zero", lambda rng: (0,), why="zero is where an off-by-one shows")])
+    got, expected = run_case(exercise, 0, lambda x: x), run_case(exercise, 0, lambda x: x + 1)
+    assert "(why this case: zero is where an off-by-one shows)" in judge_case(exercise, 0, got, expected).message
+    assert judge_case(exercise, 0, expected, expected).passed

@@ -294,3 +294,12 @@ def test_self_learners_grader_check_is_unchanged(tmp_path):
     code, statuses, report, _ = check(notebook_with(tmp_path, {}))
     assert code == 0 and set(statuses.values()) == {CORRECT}
     assert report["sandbox"] == "none" and report["hidden_cases"] is False
+
+
+@needs_sandbox
+def test_importing_torch_in_the_sandbox_is_not_an_attempt_on_the_answers(tmp_path):
+    """torch lists its own `.../quantized/reference` folder while importing: the guard must flag
+    only the course's folders, or every chapter that imports torch would score 0."""
+    notebook = next((ROOT / "solutions").glob("06_*.ipynb"))
+    code, statuses, report, _ = check(notebook, "--instructor", "--sandbox", "bwrap")
+    assert report["score"] == report["max_score"] and set(statuses.values()) == {CORRECT}

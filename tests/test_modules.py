@@ -1,7 +1,7 @@
 """A module whose parameter names or shapes differ from the reference's gets a message naming them.
 
 Every module exercise loads the reference's weights into the learner's module by name
-(grader/modules.py). A learner who calls a layer `attn_proj` instead of `c_proj`, or builds a
+(grader/module_weights.py). A learner who calls a layer `attn_proj` instead of `c_proj`, or builds a
 Linear the wrong way round, must be told which parameter is wrong, not shown torch's
 `Error(s) in loading state_dict` or, worse, a number mismatch. These tests rename or reshape one
 parameter of each reference module and read the message the learner would see.
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from grader.engine import all_exercises, grade_function
-from grader.modules import load_reference_weights
+from grader.module_weights import load_reference_weights
 
 MODULE_EXERCISES = sorted(key for key, ex in all_exercises().items()
                           if inspect.isclass(ex.reference()) and issubclass(ex.reference(), nn.Module))

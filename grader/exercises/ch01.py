@@ -147,7 +147,7 @@ def _distances_close(got, expected, args):
     if (got < 0).any():
         return Fail(f"distances must never be negative, but the smallest is {got.min():.3g}: "
                     "rounding in |a|^2 - 2a.b + |b|^2 can dip below zero",
-                    mistake="negative distances")
+                    mistake=NEGATIVE_DISTANCES)
     return None
 
 
@@ -158,7 +158,7 @@ def _no_row_loop(got, expected, args):
     rows = len(args[0])
     if got[1] >= rows // 2:
         return Fail(f"your code took out single rows {got[1]} times for {rows} rows",
-                    mistake="a Python loop over rows")
+                    mistake=A_PYTHON_LOOP_OVER_ROWS)
     return None
 
 
@@ -167,10 +167,20 @@ def _sq_dist_loop(A, B):
 
 
 def _near_duplicates(rng):
-    A = rng.random((5, 784)) * 1000.0
-    B = A[[3, 0, 4]] + 1e-9
-    return A, B
+    # Each of the 64 pairs of a point with itself comes out of the expanded formula negative
+    # about half the time, whichever BLAS does the product, so a missing clip is caught on every
+    # machine: with 3 pairs it once passed (numpy 1.26, benchmarks/torch_versions.sh).
+    A = rng.random((64, 784)) * 1000.0
+    return A, A + 1e-9
 
+
+NEGATIVE_DISTANCES = Mistake("negative distances",
+                             "clip tiny negative values from rounding: np.maximum(d, 0).",
+                             lambda A, B: (A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1)[None, :])
+A_PYTHON_LOOP_OVER_ROWS = Mistake("a Python loop over rows",
+                                  "let broadcasting or one matrix product do the work: A @ B.T gives every a.b at "
+                                  "once. A loop over rows is ~100x slower on the full dataset.",
+                                  _sq_dist_loop)
 
 pairwise_sq_distances = Exercise(
     id="01.pairwise_sq_distances", points=2, difficulty="medium", minutes=20, pure=True,
@@ -193,13 +203,8 @@ pairwise_sq_distances = Exercise(
         Mistake("forgot the factor 2",
                 "the cross term is -2 a.b, not -a.b.",
                 lambda A, B: np.maximum((A ** 2).sum(1)[:, None] - A @ B.T + (B ** 2).sum(1)[None, :], 0)),
-        Mistake("negative distances",
-                "clip tiny negative values from rounding: np.maximum(d, 0).",
-                lambda A, B: (A ** 2).sum(1)[:, None] - 2 * A @ B.T + (B ** 2).sum(1)[None, :]),
-        Mistake("a Python loop over rows",
-                "let broadcasting or one matrix product do the work: A @ B.T gives every a.b at "
-                "once. A loop over rows is ~100x slower on the full dataset.",
-                _sq_dist_loop),
+        NEGATIVE_DISTANCES,
+        A_PYTHON_LOOP_OVER_ROWS,
     ],
 )
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
+from .common import random_params
 
 
 def _sigmoid(z):
@@ -121,7 +122,7 @@ def _init_properties(got, expected, args):
             return Fail(f"layer {i}: W and b must be numpy arrays, got {_describe(W)} and {_describe(b)}")
         if W.shape == (n_in, n_out) and n_in != n_out:
             return Fail(f"layer {i}: W has shape {W.shape}; the course stores weights as "
-                        f"(n_out, n_in) = {(n_out, n_in)}, like nn.Linear", mistake="transposed W")
+                        f"(n_out, n_in) = {(n_out, n_in)}, like nn.Linear", mistake=TRANSPOSED_W)
         if W.shape != (n_out, n_in):
             return Fail(f"layer {i}: W should have shape (n_out, n_in) = {(n_out, n_in)}, got {W.shape}")
         if b.shape != (n_out,):
@@ -132,10 +133,10 @@ def _init_properties(got, expected, args):
             return Fail(f"layer {i}: the parameters contain NaN or inf")
     if not _same(first, again):
         return Fail("two calls with generators in the same state gave different parameters: "
-                    "draw every number from the `rng` you are given", mistake="ignored rng")
+                    "draw every number from the `rng` you are given", mistake=IGNORED_RNG)
     if _same(first, other):
         return Fail("a generator with another seed gave the same parameters: draw every "
-                    "number from the `rng` you are given", mistake="ignored rng")
+                    "number from the `rng` you are given", mistake=IGNORED_RNG)
     for i, ((n_in, n_out), (W, b)) in enumerate(zip(layers, first)):
         n = W.size
         if n < 100:
@@ -144,14 +145,14 @@ def _init_properties(got, expected, args):
         mean, mean_square = standardized.mean(), (standardized ** 2).mean()
         if abs(mean) > 6 / np.sqrt(n):
             return Fail(f"layer {i}: the weights' mean is {W.mean():.3g}, but N(0, 1/n_in) is "
-                        "centred at 0", mistake="uniform instead of normal")
+                        "centred at 0", mistake=UNIFORM_INSTEAD_OF_NORMAL)
         if abs(mean_square - 1) > 6 * np.sqrt(2 / n):
             variance = W.var()
             name = None
             if abs(variance - 1) < 6 * np.sqrt(2 / n):
-                name = "forgot to scale by 1/sqrt(n_in)"
+                name = FORGOT_TO_SCALE_BY_1_SQRT_N_IN
             elif abs(variance * n_in ** 2 - 1) < 6 * np.sqrt(2 / n):
-                name = "divided by n_in instead of sqrt(n_in)"
+                name = DIVIDED_BY_N_IN_INSTEAD_OF_SQRT_N_IN
             return Fail(f"layer {i} ({n_in} inputs): the weights' variance is {variance:.3g}, "
                         f"expected 1/n_in = {1 / n_in:.3g}", mistake=name)
         if b.any():                                # zeros, or N(0, 1)
@@ -190,6 +191,27 @@ def _init_case(sizes):
     return lambda rng: (list(sizes), np.random.default_rng(int(rng.integers(2 ** 31))))
 
 
+IGNORED_RNG = Mistake("ignored rng",
+                      "use the generator you are given (rng.standard_normal(...)), not np.random.randn "
+                      "or a new default_rng: the same rng must give the same network.",
+                      _init_global_rng)
+FORGOT_TO_SCALE_BY_1_SQRT_N_IN = Mistake("forgot to scale by 1/sqrt(n_in)",
+                                         "standard_normal draws variance 1; with 784 inputs z then has variance ~784 "
+                                         "and the sigmoids saturate. Divide by np.sqrt(n_in).",
+                                         _init_unscaled)
+TRANSPOSED_W = Mistake("transposed W",
+                       "a layer computes Z = X @ W.T + b, so W is (n_out, n_in): one row of weights "
+                       "per neuron, like nn.Linear.weight.",
+                       _init_transposed)
+UNIFORM_INSTEAD_OF_NORMAL = Mistake("uniform instead of normal",
+                                    "rng.random draws uniformly from [0, 1), all positive; rng.standard_normal draws "
+                                    "from N(0, 1).",
+                                    _init_uniform)
+DIVIDED_BY_N_IN_INSTEAD_OF_SQRT_N_IN = Mistake("divided by n_in instead of sqrt(n_in)",
+                                               "the standard deviation is 1/sqrt(n_in) (variance 1/n_in); dividing by n_in "
+                                               "gives variance 1/n_in**2.",
+                                               _init_over_n)
+
 init_params = Exercise(
     id="02.init_params", points=2, difficulty="easy", minutes=10,
     cases=[
@@ -200,36 +222,15 @@ init_params = Exercise(
     ],
     compare=_init_properties,
     mistakes=[
-        Mistake("transposed W",
-                "a layer computes Z = X @ W.T + b, so W is (n_out, n_in): one row of weights "
-                "per neuron, like nn.Linear.weight.",
-                _init_transposed),
-        Mistake("forgot to scale by 1/sqrt(n_in)",
-                "standard_normal draws variance 1; with 784 inputs z then has variance ~784 "
-                "and the sigmoids saturate. Divide by np.sqrt(n_in).",
-                _init_unscaled),
-        Mistake("divided by n_in instead of sqrt(n_in)",
-                "the standard deviation is 1/sqrt(n_in) (variance 1/n_in); dividing by n_in "
-                "gives variance 1/n_in**2.",
-                _init_over_n),
-        Mistake("ignored rng",
-                "use the generator you are given (rng.standard_normal(...)), not np.random.randn "
-                "or a new default_rng: the same rng must give the same network.",
-                _init_global_rng),
-        Mistake("uniform instead of normal",
-                "rng.random draws uniformly from [0, 1), all positive; rng.standard_normal draws "
-                "from N(0, 1).",
-                _init_uniform),
+        TRANSPOSED_W,
+        FORGOT_TO_SCALE_BY_1_SQRT_N_IN,
+        DIVIDED_BY_N_IN_INSTEAD_OF_SQRT_N_IN,
+        IGNORED_RNG,
+        UNIFORM_INSTEAD_OF_NORMAL,
     ],
 )
 
 # ---------------------------------------------------------------- feedforward
-
-
-def random_params(rng, sizes):
-    """Parameters with non-zero biases, so that a forgotten bias shows."""
-    return [(rng.standard_normal((n, m)) / np.sqrt(m), rng.standard_normal(n))
-            for m, n in zip(sizes[:-1], sizes[1:])]
 
 
 def _ff_no_output_sigmoid(params, X):

@@ -13,7 +13,7 @@ import numpy as np
 from ..compare import Fail, close, compare_values, describe
 from ..engine import Case, Exercise, Mistake
 from ..reference.ch02 import feedforward, sigmoid, sigmoid_prime
-from .ch02 import random_params
+from .common import random_params
 
 
 def _targets(rng, n, k):
@@ -63,7 +63,7 @@ def _numgrad_compare(got, expected, args):
     if compare_values(x_after, x_before, rtol=0, atol=0) is not None:
         return Fail("your function changed x: after the call it differs from what was passed in. "
                     "Restore each entry after perturbing it (or perturb a copy).",
-                    mistake="left x perturbed")
+                    mistake=LEFT_X_PERTURBED)
     # Central differences with eps = 1e-6 are accurate to ~1e-9 on these smooth functions;
     # a forward difference is off by ~eps * f'' ~ 1e-6, so 1e-7 tells them apart.
     return compare_values(grad, expected[0], rtol=1e-6, atol=1e-7)
@@ -112,6 +112,11 @@ def _ng_one_eps(f, x, eps=1e-6):
     return grad
 
 
+LEFT_X_PERTURBED = Mistake("left x perturbed",
+                           "after computing f(x + eps) and f(x - eps), set the entry back to its old value: "
+                           "the caller's x (often a weight matrix) must come back unchanged.",
+                           _ng_no_restore)
+
 numerical_gradient = Exercise(
     id="03.numerical_gradient", points=2, difficulty="medium", minutes=15,
     cases=[
@@ -128,10 +133,7 @@ numerical_gradient = Exercise(
                 "(f(x + eps) - f(x)) / eps has an error of order eps; the central difference "
                 "(f(x + eps) - f(x - eps)) / (2 eps) has one of order eps^2.",
                 _ng_forward),
-        Mistake("left x perturbed",
-                "after computing f(x + eps) and f(x - eps), set the entry back to its old value: "
-                "the caller's x (often a weight matrix) must come back unchanged.",
-                _ng_no_restore),
+        LEFT_X_PERTURBED,
         Mistake("divided by eps instead of 2*eps",
                 "the two points x - eps and x + eps are 2*eps apart.",
                 _ng_one_eps),
@@ -178,13 +180,18 @@ def _bp_compare(got, expected, args):
                     any(g[0].shape != e[0].shape for g, e in zip(got, expected)):
                 return Fail("the (dW, db) pairs come in the wrong order: backprop walks the layers "
                             "backwards, but the list must be ordered like params (first layer first)",
-                            mistake="wrong layer order")
+                            mistake=WRONG_LAYER_ORDER)
         except (AttributeError, TypeError, IndexError):
             pass
     # Matrix products in another order differ by ~1e-16 relative; 1e-7 leaves room for any
     # correct arrangement while a missing factor (sigma' <= 1/4, 1/N) is far outside.
     return compare_values(got, expected, rtol=1e-7, atol=1e-12)
 
+
+WRONG_LAYER_ORDER = Mistake("wrong layer order",
+                            "you collect the gradients walking backwards from the last layer; reverse the "
+                            "list (or fill it by index) so grads[l] belongs to params[l].",
+                            _make_backprop(reverse=True))
 
 backprop = Exercise(
     id="03.backprop", points=4, difficulty="hard", minutes=60, pure=True,
@@ -212,10 +219,7 @@ backprop = Exercise(
         Mistake("transposed dW",
                 "dW must have W's shape (n_out, n_in): dW = delta.T @ A_prev, (n_out, N) @ (N, n_in).",
                 _make_backprop(transpose=True)),
-        Mistake("wrong layer order",
-                "you collect the gradients walking backwards from the last layer; reverse the "
-                "list (or fill it by index) so grads[l] belongs to params[l].",
-                _make_backprop(reverse=True)),
+        WRONG_LAYER_ORDER,
     ],
 )
 
@@ -230,7 +234,7 @@ def _sgd_compare(got, expected, args):
     new, params_after = got
     if compare_values(params_after, args[0], rtol=0, atol=0) is not None:
         return Fail("your function changed the params it was given (W -= ... works in place). "
-                    "Return new arrays: W - lr * dW.", mistake="updated params in place")
+                    "Return new arrays: W - lr * dW.", mistake=UPDATED_PARAMS_IN_PLACE)
     return compare_values(new, expected[0], rtol=1e-12, atol=1e-14)  # one multiply-add per entry
 
 
@@ -249,6 +253,11 @@ def _sgd_in_place(params, grads, lr):
     return params
 
 
+UPDATED_PARAMS_IN_PLACE = Mistake("updated params in place",
+                                  "`W -= lr * dW` changes the caller's arrays; return new ones (W - lr * dW) so "
+                                  "the old parameters stay available (to compare, to roll back).",
+                                  _sgd_in_place)
+
 sgd_step = Exercise(
     id="03.sgd_step", points=1, difficulty="easy", minutes=5,
     cases=[
@@ -260,10 +269,7 @@ sgd_step = Exercise(
         Mistake("gradient ascent",
                 "the gradient points uphill; to make the cost smaller step against it: W - lr * dW.",
                 lambda p, g, lr: [(W + lr * dW, b + lr * db) for (W, b), (dW, db) in zip(p, g)]),
-        Mistake("updated params in place",
-                "`W -= lr * dW` changes the caller's arrays; return new ones (W - lr * dW) so "
-                "the old parameters stay available (to compare, to roll back).",
-                _sgd_in_place),
+        UPDATED_PARAMS_IN_PLACE,
         Mistake("forgot the biases",
                 "the biases learn too: b - lr * db.",
                 lambda p, g, lr: [(W - lr * dW, b) for (W, b), (dW, db) in zip(p, g)]),
@@ -321,7 +327,7 @@ def _train_compare(got, expected, args):
     first, again, different, params_after = got
     if compare_values(params_after, params0, rtol=0, atol=0) is not None:
         return Fail("train_sgd changed the params it was given; build new ones each step "
-                    "(sgd_step returns new arrays)", mistake="changed the caller's params")
+                    "(sgd_step returns new arrays)", mistake=CHANGED_THE_CALLER_S_PARAMS)
     if not isinstance(first, (tuple, list)) or len(first) != 2:
         return Fail(f"expected a pair (params, history), got {describe(first)}")
     params, history = first
@@ -335,19 +341,19 @@ def _train_compare(got, expected, args):
     if not np.isclose(history[-1], final, rtol=1e-6, atol=1e-12):
         return Fail(f"history[-1] = {history[-1]:.6g}, but the cost of the returned params on "
                     f"(X, Y) is {final:.6g}: after each epoch, record quadratic_cost(feedforward("
-                    "params, X), Y) on the whole training set", mistake="recorded a minibatch's cost")
+                    "params, X), Y) on the whole training set", mistake=RECORDED_A_MINIBATCH_S_COST)
     if compare_values(again, first, rtol=0, atol=0) is not None:
         return Fail("two runs with generators in the same state gave different results: shuffle "
-                    "with the `rng` you are given (rng.permutation)", mistake="did not shuffle with rng")
+                    "with the `rng` you are given (rng.permutation)", mistake=DID_NOT_SHUFFLE_WITH_RNG)
     if compare_values(different, first, rtol=0, atol=0) is None:
         return Fail("a generator with another seed gave exactly the same result: are the examples "
-                    "shuffled each epoch with rng?", mistake="did not shuffle with rng")
+                    "shuffled each epoch with rng?", mistake=DID_NOT_SHUFFLE_WITH_RNG)
     start = _cost(params0, X, Y)
     # On this problem the reference cuts the cost by far more than half in two epochs
     # whatever the order; learning from misaligned (X, Y) pairs barely moves it.
     if not history[-1] < 0.5 * start:
         return Fail(f"the cost went from {start:.4g} to {history[-1]:.4g} on an easy problem; "
-                    "expected it to fall below half", mistake="shuffled X and Y differently")
+                    "expected it to fall below half", mistake=SHUFFLED_X_AND_Y_DIFFERENTLY)
     return None
 
 
@@ -379,6 +385,23 @@ def _make_train(shuffle="together", record="full", in_place=False):
     return train
 
 
+CHANGED_THE_CALLER_S_PARAMS = Mistake("changed the caller's params",
+                                      "update with new arrays (sgd_step) rather than in place, so the params passed in "
+                                      "stay as they were.",
+                                      _make_train(in_place=True))
+RECORDED_A_MINIBATCH_S_COST = Mistake("recorded a minibatch's cost",
+                                      "history[e] is the cost on the whole training set after epoch e: "
+                                      "quadratic_cost(feedforward(params, X), Y).",
+                                      _make_train(record="last"))
+DID_NOT_SHUFFLE_WITH_RNG = Mistake("did not shuffle with rng",
+                                   "shuffle each epoch with the generator you are given: order = rng.permutation(len(X)). "
+                                   "Then the same rng gives the same run, and another seed a different one.",
+                                   _make_train(shuffle="none"))
+SHUFFLED_X_AND_Y_DIFFERENTLY = Mistake("shuffled X and Y differently",
+                                       "draw ONE permutation per epoch and index both with it: X[order], Y[order]; two "
+                                       "permutations pair each image with a random label.",
+                                       _make_train(shuffle="separately"))
+
 train_sgd = Exercise(
     id="03.train_sgd", points=3, difficulty="medium", minutes=30,
     cases=[
@@ -389,22 +412,10 @@ train_sgd = Exercise(
     compare=_train_compare,
     time_limit=20.0,
     mistakes=[
-        Mistake("did not shuffle with rng",
-                "shuffle each epoch with the generator you are given: order = rng.permutation(len(X)). "
-                "Then the same rng gives the same run, and another seed a different one.",
-                _make_train(shuffle="none")),
-        Mistake("shuffled X and Y differently",
-                "draw ONE permutation per epoch and index both with it: X[order], Y[order]; two "
-                "permutations pair each image with a random label.",
-                _make_train(shuffle="separately")),
-        Mistake("recorded a minibatch's cost",
-                "history[e] is the cost on the whole training set after epoch e: "
-                "quadratic_cost(feedforward(params, X), Y).",
-                _make_train(record="last")),
-        Mistake("changed the caller's params",
-                "update with new arrays (sgd_step) rather than in place, so the params passed in "
-                "stay as they were.",
-                _make_train(in_place=True)),
+        DID_NOT_SHUFFLE_WITH_RNG,
+        SHUFFLED_X_AND_Y_DIFFERENTLY,
+        RECORDED_A_MINIBATCH_S_COST,
+        CHANGED_THE_CALLER_S_PARAMS,
     ],
 )
 

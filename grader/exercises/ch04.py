@@ -185,7 +185,7 @@ def _mlp_compare(got, expected, args):
                    + (f", wrong shapes {[(k, have[k], want[k]) for k in resized[:4]]}" if resized else "")
                    + ". Expected parameters: " + ", ".join(f"{k} {v}" for k, v in want.items()))
         same_shapes = sorted(have.values()) == sorted(want.values())
-        return Fail(message, mistake="misnamed parameters" if same_shapes and not resized else None)
+        return Fail(message, mistake=MISNAMED_PARAMETERS if same_shapes and not resized else None)
     # float32 logits from the same weights: only the order of additions may differ.
     return compare_values(got["logits"], expected["logits"], rtol=1e-5, atol=1e-6, where="logits")
 
@@ -233,6 +233,12 @@ class _NoRelu(nn.Module):
         return x
 
 
+MISNAMED_PARAMETERS = Mistake("misnamed parameters",
+                              "the parameter names are part of the contract (state dicts are saved and loaded by "
+                              "name): keep the Linear layers in `self.layers = nn.ModuleList([...])`, so they are "
+                              "called layers.0.weight, layers.0.bias, layers.1.weight, ...",
+                              _NamedMLP)
+
 DigitMLP = Exercise(
     id="04.DigitMLP", points=2, difficulty="easy", minutes=15,
     cases=[
@@ -242,11 +248,7 @@ DigitMLP = Exercise(
     ],
     compare=_mlp_compare,
     mistakes=[
-        Mistake("misnamed parameters",
-                "the parameter names are part of the contract (state dicts are saved and loaded by "
-                "name): keep the Linear layers in `self.layers = nn.ModuleList([...])`, so they are "
-                "called layers.0.weight, layers.0.bias, layers.1.weight, ...",
-                _NamedMLP),
+        MISNAMED_PARAMETERS,
         Mistake("ReLU after the output layer",
                 "logits may be negative: apply the ReLU between layers, not after the last one.",
                 _ReluEverywhere),
@@ -336,7 +338,7 @@ def _loss_is_float(loss, where):
     if isinstance(loss, TensorValue):
         return Fail(f"{where}: train_epoch returned a tensor ({describe(loss)}); return a Python "
                     "float (loss.item()), or every epoch's graph stays alive in memory",
-                    mistake="returned a tensor")
+                    mistake=RETURNED_A_TENSOR)
     if not isinstance(loss, float):
         return Fail(f"{where}: expected a float (the epoch's mean loss), got {describe(loss)}")
     return None
@@ -360,7 +362,7 @@ def _compare_full_batch(got, expected, args):
             return fail
     if compare_values(got["params"], got["initial"], rtol=0, atol=0) is None:
         return Fail("after two epochs the model's parameters have not changed: call "
-                    "optimizer.step() after loss.backward()", mistake="forgot optimizer.step()")
+                    "optimizer.step() after loss.backward()", mistake=FORGOT_OPTIMIZER_STEP)
     # float32, and the rows of the one batch may come in another order: sums differ by ~1e-7.
     return (compare_values(got["losses"], expected["losses"], rtol=1e-5, atol=1e-6, where="losses")
             or compare_values(got["params"], expected["params"], rtol=1e-5, atol=1e-6,
@@ -388,10 +390,10 @@ def _compare_lr_zero(got, expected, args):
     if np.isclose(loss, batches * full, rtol=1e-5, atol=1e-6):
         return Fail(f"with lr = 0 the epoch's mean loss should be the loss on the whole set, "
                     f"{full:.5g}; you returned {loss:.5g}, {batches} times that",
-                    mistake="summed the batch losses")
+                    mistake=SUMMED_THE_BATCH_LOSSES)
     return Fail(f"with lr = 0 (nothing changes) the epoch's mean loss should equal the loss on "
                 f"the whole set, {full:.5g}; you returned {loss:.5g}",
-                mistake="returned the last batch's loss")
+                mistake=RETURNED_THE_LAST_BATCH_S_LOSS)
 
 
 def _run_three(fn, args):
@@ -410,10 +412,10 @@ def _run_three(fn, args):
 def _compare_three(got, expected, args):
     if compare_values(got["b"], got["a"], rtol=0, atol=0) is not None:
         return Fail("two epochs with generators of the same seed trained different models: shuffle "
-                    "with torch.randperm(len(X), generator=generator)", mistake="ignored the generator")
+                    "with torch.randperm(len(X), generator=generator)", mistake=IGNORED_THE_GENERATOR)
     if compare_values(got["c"], got["a"], rtol=0, atol=0) is None:
         return Fail("generators with different seeds trained exactly the same model: the examples "
-                    "are not shuffled", mistake="did not shuffle")
+                    "are not shuffled", mistake=DID_NOT_SHUFFLE)
     return None
 
 
@@ -429,7 +431,7 @@ def _run_mode(fn, args):
 def _compare_mode(got, expected, args):
     if not got["training"]:
         return Fail("the model was in eval mode (as evaluate() leaves it) and is still in eval mode "
-                    "after train_epoch: dropout stayed off during training", mistake="forgot model.train()")
+                    "after train_epoch: dropout stayed off during training", mistake=FORGOT_MODEL_TRAIN)
     return None
 
 
@@ -464,6 +466,33 @@ def _make_train_epoch(zero_grad=True, step=True, shuffle="generator", result="me
     return train_epoch
 
 
+RETURNED_THE_LAST_BATCH_S_LOSS = Mistake("returned the last batch's loss",
+                                         "return the mean over the whole epoch (every batch's loss averaged), not the last "
+                                         "batch's loss alone.",
+                                         _make_train_epoch(result="last"))
+RETURNED_A_TENSOR = Mistake("returned a tensor",
+                            "return loss.item() values (Python floats): a tensor that requires grad keeps its "
+                            "whole graph alive.",
+                            _make_train_epoch(result="tensor"))
+FORGOT_OPTIMIZER_STEP = Mistake("forgot optimizer.step()",
+                                "loss.backward() only computes gradients; optimizer.step() applies them.",
+                                _make_train_epoch(step=False))
+SUMMED_THE_BATCH_LOSSES = Mistake("summed the batch losses",
+                                  "return the mean loss of the epoch: the batch losses' average, not their sum.",
+                                  _make_train_epoch(result="sum"))
+IGNORED_THE_GENERATOR = Mistake("ignored the generator",
+                                "torch.randperm(n) without generator= draws from the global RNG; pass "
+                                "generator=generator so a seed reproduces the run.",
+                                _make_train_epoch(shuffle="global"))
+DID_NOT_SHUFFLE = Mistake("did not shuffle",
+                          "visit the examples in a new random order each epoch: "
+                          "order = torch.randperm(len(X), generator=generator).",
+                          _make_train_epoch(shuffle="none"))
+FORGOT_MODEL_TRAIN = Mistake("forgot model.train()",
+                             "start with model.train(): evaluate() switches the model to eval mode (dropout "
+                             "off) and it stays there until you switch it back.",
+                             _make_train_epoch(train_mode=False))
+
 train_epoch = Exercise(
     id="04.train_epoch", points=3, difficulty="medium", minutes=25,
     cases=[
@@ -477,36 +506,17 @@ train_epoch = Exercise(
              run=_run_mode, compare=_compare_mode),
     ],
     mistakes=[
-        Mistake("returned a tensor",
-                "return loss.item() values (Python floats): a tensor that requires grad keeps its "
-                "whole graph alive.",
-                _make_train_epoch(result="tensor")),
+        RETURNED_A_TENSOR,
         Mistake("forgot optimizer.zero_grad()",
                 "PyTorch ADDS each backward() into .grad: call optimizer.zero_grad() before every "
                 "loss.backward(), or each step uses the sum of all gradients so far.",
                 _make_train_epoch(zero_grad=False)),
-        Mistake("forgot optimizer.step()",
-                "loss.backward() only computes gradients; optimizer.step() applies them.",
-                _make_train_epoch(step=False)),
-        Mistake("summed the batch losses",
-                "return the mean loss of the epoch: the batch losses' average, not their sum.",
-                _make_train_epoch(result="sum")),
-        Mistake("returned the last batch's loss",
-                "return the mean over the whole epoch (every batch's loss averaged), not the last "
-                "batch's loss alone.",
-                _make_train_epoch(result="last")),
-        Mistake("ignored the generator",
-                "torch.randperm(n) without generator= draws from the global RNG; pass "
-                "generator=generator so a seed reproduces the run.",
-                _make_train_epoch(shuffle="global")),
-        Mistake("did not shuffle",
-                "visit the examples in a new random order each epoch: "
-                "order = torch.randperm(len(X), generator=generator).",
-                _make_train_epoch(shuffle="none")),
-        Mistake("forgot model.train()",
-                "start with model.train(): evaluate() switches the model to eval mode (dropout "
-                "off) and it stays there until you switch it back.",
-                _make_train_epoch(train_mode=False)),
+        FORGOT_OPTIMIZER_STEP,
+        SUMMED_THE_BATCH_LOSSES,
+        RETURNED_THE_LAST_BATCH_S_LOSS,
+        IGNORED_THE_GENERATOR,
+        DID_NOT_SHUFFLE,
+        FORGOT_MODEL_TRAIN,
     ],
     time_limit=20.0,   # four short trainings; generous for a busy machine
 )
@@ -541,15 +551,15 @@ def _compare_evaluate(got, expected, args):
         return Fail("evaluate never called the model")
     if any(training for training, _ in calls):
         return Fail("the model ran in training mode, so dropout was still dropping activations: "
-                    "call model.eval() first", mistake="forgot model.eval()")
+                    "call model.eval() first", mistake=FORGOT_MODEL_EVAL)
     if any(grad for _, grad in calls):
         return Fail("autograd recorded the forward pass: wrap it in `with torch.no_grad():` "
                     "(evaluation needs no gradients, and recording costs memory and time)",
-                    mistake="forgot torch.no_grad()")
+                    mistake=FORGOT_TORCH_NO_GRAD)
     acc = got["accuracy"]
     if isinstance(acc, (int, float)) and not isinstance(acc, bool) and acc > 1:
         return Fail(f"accuracy {acc} is more than 1: return the fraction of correct predictions, "
-                    "not their count", mistake="returned a count")
+                    "not their count", mistake=RETURNED_A_COUNT)
     return compare_values(acc, expected["accuracy"], rtol=1e-6, atol=1e-6, where="accuracy")
 
 
@@ -563,6 +573,18 @@ def _make_evaluate(eval_mode=True, no_grad=True, fraction=True):
     return evaluate
 
 
+FORGOT_MODEL_EVAL = Mistake("forgot model.eval()",
+                            "in training mode dropout zeroes random activations and the accuracy comes out "
+                            "random; model.eval() switches it off.",
+                            _make_evaluate(eval_mode=False))
+FORGOT_TORCH_NO_GRAD = Mistake("forgot torch.no_grad()",
+                               "evaluation needs no gradients: `with torch.no_grad():` around the forward pass "
+                               "(or decorate the function with @torch.no_grad()).",
+                               _make_evaluate(no_grad=False))
+RETURNED_A_COUNT = Mistake("returned a count",
+                           "return the fraction of correct predictions (correct / N), a float in [0, 1].",
+                           _make_evaluate(fraction=False))
+
 evaluate = Exercise(
     id="04.evaluate", points=2, difficulty="easy", minutes=10,
     cases=[
@@ -572,17 +594,9 @@ evaluate = Exercise(
              run=_run_evaluate, compare=_compare_evaluate),
     ],
     mistakes=[
-        Mistake("forgot model.eval()",
-                "in training mode dropout zeroes random activations and the accuracy comes out "
-                "random; model.eval() switches it off.",
-                _make_evaluate(eval_mode=False)),
-        Mistake("forgot torch.no_grad()",
-                "evaluation needs no gradients: `with torch.no_grad():` around the forward pass "
-                "(or decorate the function with @torch.no_grad()).",
-                _make_evaluate(no_grad=False)),
-        Mistake("returned a count",
-                "return the fraction of correct predictions (correct / N), a float in [0, 1].",
-                _make_evaluate(fraction=False)),
+        FORGOT_MODEL_EVAL,
+        FORGOT_TORCH_NO_GRAD,
+        RETURNED_A_COUNT,
     ],
 )
 

@@ -4,9 +4,8 @@ Text inputs are drawn from a small alphabet with a seeded generator; tensors are
 the same generator, so every case is reproducible. `get_batch` draws random windows, so it
 is judged by properties over many draws, never by equality with the reference's draws.
 
-`module_case` and `module_compare` are shared with chapters 07 and 08: they build the
-learner's module and the reference module, load the reference's weights into the learner's
-with `strict=True`, and turn a parameter-name mismatch into a failure that names it.
+`BigramLM` is run with `common.module_case`: the learner's module gets the reference's weights
+with `strict=True`, and a parameter-name mismatch becomes a failure that names it.
 """
 import numpy as np
 import torch
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import ParameterMismatch, load_reference_weights
+from .common import module_case, module_compare
 
 ALPHABET = list("abcdefghij ,.\n")
 
@@ -30,40 +29,6 @@ def vocab(text):
 
 def long_tensor(values):
     return torch.as_tensor(np.asarray(values), dtype=torch.long)
-
-
-# ---------------------------------------------------------------- shared: modules
-
-STATE_DICT = "state_dict mismatch"
-
-
-def module_case(reference_path, call):
-    """A Case.run for a module exercise: `args` = (constructor args tuple, call args tuple).
-    Builds the reference and the learner's module, copies the weights, returns `call(model,
-    *call_args)` — or {STATE_DICT: message} when the parameters do not line up."""
-    def run(cls, args):
-        import importlib
-        module_name, class_name = reference_path.rsplit(".", 1)
-        reference_cls = getattr(importlib.import_module(module_name), class_name)
-        ctor, call_args = args
-        try:
-            model = load_reference_weights(cls(*ctor), reference_cls(*ctor), strict_buffers=True)
-        except ParameterMismatch as mismatch:
-            return {STATE_DICT: str(mismatch)}
-        return call(model, *call_args)
-    return run
-
-
-def module_compare(inner):
-    """Wrap a comparator so a parameter mismatch becomes a failure that names the parameters
-    (and two identical mismatches count as equal, so a mistake of that kind can be named)."""
-    def compare(got, expected, args):
-        if isinstance(expected, dict) and STATE_DICT in expected:
-            return None if got == expected else Fail("outputs differ")
-        if isinstance(got, dict) and STATE_DICT in got:
-            return Fail(got[STATE_DICT])
-        return inner(got, expected, args)
-    return compare
 
 
 # ---------------------------------------------------------------- build_vocab
@@ -86,14 +51,25 @@ def _vocab_compare(got, expected, args):
             first_seen = list(dict.fromkeys(text))
             if [c for c, _ in sorted(stoi.items(), key=lambda kv: kv[1])] == first_seen:
                 return Fail("stoi numbers the characters in order of first appearance, not sorted",
-                            mistake="order of first appearance")
+                            mistake=ORDER_OF_FIRST_APPEARANCE)
             return Fail("stoi numbers the characters in a different order than sorted(set(text))",
-                        mistake="not sorted")
+                        mistake=NOT_SORTED)
     fail = compare_values(stoi, exp_stoi, where="stoi")
     if fail:
         return fail
     return compare_values(itos, exp_itos, where="itos")
 
+
+NOT_SORTED = Mistake("not sorted",
+                     "list(set(text)) has no reliable order (it can change between runs): number the "
+                     "characters of sorted(set(text)).",
+                     lambda text: ({c: i for i, c in enumerate(reversed(sorted(set(text))))},
+                                   {i: c for i, c in enumerate(reversed(sorted(set(text))))}))
+ORDER_OF_FIRST_APPEARANCE = Mistake("order of first appearance",
+                                    "the ids must follow the sorted characters, not the order they first appear in: "
+                                    "use sorted(set(text)).",
+                                    lambda text: ({c: i for i, c in enumerate(dict.fromkeys(text))},
+                                                  {i: c for i, c in enumerate(dict.fromkeys(text))}))
 
 build_vocab = Exercise(
     id="05.build_vocab", points=1, difficulty="easy", minutes=5, pure=True,
@@ -104,16 +80,8 @@ build_vocab = Exercise(
     ],
     compare=_vocab_compare,
     mistakes=[
-        Mistake("not sorted",
-                "list(set(text)) has no reliable order (it can change between runs): number the "
-                "characters of sorted(set(text)).",
-                lambda text: ({c: i for i, c in enumerate(reversed(sorted(set(text))))},
-                              {i: c for i, c in enumerate(reversed(sorted(set(text))))})),
-        Mistake("order of first appearance",
-                "the ids must follow the sorted characters, not the order they first appear in: "
-                "use sorted(set(text)).",
-                lambda text: ({c: i for i, c in enumerate(dict.fromkeys(text))},
-                              {i: c for i, c in enumerate(dict.fromkeys(text))})),
+        NOT_SORTED,
+        ORDER_OF_FIRST_APPEARANCE,
         Mistake("ids start at 1",
                 "ids are positions in the sorted list, starting at 0, so they can index an "
                 "embedding table of V rows: enumerate(chars), not enumerate(chars, 1).",
@@ -266,7 +234,7 @@ def _batch_properties(got, expected, args):
                 return Fail(f"each row of x must be a window of consecutive ids of data; got {row_x.tolist()}")
             if np.array_equal(row_y, row_x):
                 return Fail("y equals x: the target of position t is the *next* id, data[s+t+1]",
-                            mistake="y not shifted")
+                            mistake=Y_NOT_SHIFTED)
             if not np.array_equal(row_y, data[s + 1:s + 1 + block_size]):
                 return Fail(f"y must be x shifted by one (data[s+1 : s+1+block_size]); for the window "
                             f"starting at {s} it is {row_y.tolist()}, expected {data[s + 1:s + 1 + block_size].tolist()}")
@@ -276,13 +244,13 @@ def _batch_properties(got, expected, args):
     if last not in seen:
         return Fail(f"over {len(starts)} windows the last possible start, {last} = len(data) - "
                     f"block_size - 1, never appeared (largest seen: {max(starts)})",
-                    mistake="off-by-one at the end")
+                    mistake=OFF_BY_ONE_AT_THE_END)
     if first not in seen:
         return Fail(f"over {len(starts)} windows the first possible start, 0, never appeared",
-                    mistake="never starts at 0")
+                    mistake=NEVER_STARTS_AT_0)
     if not (hasattr(x_again, "array") and np.array_equal(x_again.array, xs[0].array)):
         return Fail("the same generator state gave a different batch: draw the starts with "
-                    "generator=generator", mistake="ignored the generator")
+                    "generator=generator", mistake=IGNORED_THE_GENERATOR)
     return None
 
 
@@ -310,6 +278,23 @@ def _gb_global_rng(data, batch_size, block_size, generator):
     return x, torch.stack([data[s + 1:s + 1 + block_size] for s in starts])
 
 
+OFF_BY_ONE_AT_THE_END = Mistake("off-by-one at the end",
+                                "a window starting at s needs data[s + block_size] for its last target, so the "
+                                "starts are 0 .. len(data) - block_size - 1: torch.randint(len(data) - block_size, ...) "
+                                "(the bound is exclusive).",
+                                _gb_off_by_one)
+NEVER_STARTS_AT_0 = Mistake("never starts at 0",
+                            "start 0 is a valid window too: torch.randint(len(data) - block_size, ...) draws "
+                            "from 0 upwards.",
+                            _gb_from_one)
+IGNORED_THE_GENERATOR = Mistake("ignored the generator",
+                                "pass generator=generator to torch.randint, so that a seeded generator gives the "
+                                "same batches whatever else used the global random state.",
+                                _gb_global_rng)
+Y_NOT_SHIFTED = Mistake("y not shifted",
+                        "the target of x[t] is the next id: y = data[s+1 : s+1+block_size].",
+                        _gb_not_shifted)
+
 get_batch = Exercise(
     id="05.get_batch", points=2, difficulty="medium", minutes=15, pure=True,
     cases=[
@@ -322,22 +307,10 @@ get_batch = Exercise(
     ],
     compare=_batch_properties,
     mistakes=[
-        Mistake("off-by-one at the end",
-                "a window starting at s needs data[s + block_size] for its last target, so the "
-                "starts are 0 .. len(data) - block_size - 1: torch.randint(len(data) - block_size, ...) "
-                "(the bound is exclusive).",
-                _gb_off_by_one),
-        Mistake("y not shifted",
-                "the target of x[t] is the next id: y = data[s+1 : s+1+block_size].",
-                _gb_not_shifted),
-        Mistake("never starts at 0",
-                "start 0 is a valid window too: torch.randint(len(data) - block_size, ...) draws "
-                "from 0 upwards.",
-                _gb_from_one),
-        Mistake("ignored the generator",
-                "pass generator=generator to torch.randint, so that a seeded generator gives the "
-                "same batches whatever else used the global random state.",
-                _gb_global_rng),
+        OFF_BY_ONE_AT_THE_END,
+        Y_NOT_SHIFTED,
+        NEVER_STARTS_AT_0,
+        IGNORED_THE_GENERATOR,
     ],
 )
 

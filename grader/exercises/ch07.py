@@ -12,11 +12,7 @@ import torch
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .ch05 import module_case, module_compare
-
-
-def randn(rng, *shape, scale=1.0):
-    return torch.as_tensor(rng.standard_normal(shape) * scale, dtype=torch.float32)
+from .common import module_case, module_compare, randn
 
 
 # ---------------------------------------------------------------- attention_scores
@@ -98,7 +94,7 @@ def _sdpa_compare(got, expected, args):
         if any(np.isnan(g.array).any() for g in got) and not any(np.isnan(e.array).any() for e in expected):
             return Fail("your output contains NaN: a query whose mask allows no key gets softmax of "
                         "all -inf = 0/0. Such a row must get zero weights and a zero output.",
-                        mistake="NaN for a fully masked row")
+                        mistake=SDPA_NAN_FOR_A_FULLY_MASKED_ROW)
     # softmax and matmul in float32, in another order: ~1e-7 relative
     return compare_values(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -118,6 +114,12 @@ def _with_empty_row(rng):
     mask[1, 2] = False                                   # query 2 of sequence 1 may see nothing
     return _attn_inputs(rng, 2, 4, 6, 8, 3, mask=mask)
 
+
+SDPA_NAN_FOR_A_FULLY_MASKED_ROW = Mistake(
+    "NaN for a fully masked row",
+    "after the softmax, set the weights of rows with no allowed key to zero: "
+    "weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0).",
+    _sdpa_nan)
 
 scaled_dot_product_attention = Exercise(
     id="07.scaled_dot_product_attention", points=2, difficulty="medium", minutes=20, pure=True,
@@ -147,10 +149,7 @@ scaled_dot_product_attention = Exercise(
                 "True means 'may attend': fill the scores where the mask is False, "
                 "scores.masked_fill(~mask, float('-inf')).",
                 _sdpa_inverted),
-        Mistake("NaN for a fully masked row",
-                "after the softmax, set the weights of rows with no allowed key to zero: "
-                "weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0).",
-                _sdpa_nan),
+        SDPA_NAN_FOR_A_FULLY_MASKED_ROW,
     ],
 )
 

@@ -12,11 +12,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from .ch05 import module_case, module_compare
-
-
-def randn(rng, *shape, scale=1.0):
-    return torch.as_tensor(rng.standard_normal(shape) * scale, dtype=torch.float32)
+from .common import module_case, module_compare, randn
 
 
 def _tril(T):

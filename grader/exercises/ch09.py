@@ -1,13 +1,15 @@
 """Chapter 09, the Transformer block: the checks, and the mistakes they recognise by name.
 
-Functions (`split_heads`, `merge_heads`, `gelu`) are called on seeded tensors. Modules are
+Functions (`split_heads`, `merge_heads`, `gelu`) are called on seeded tensors. `dropout` is
+random, so it is judged by what must hold for every draw (each element dropped or scaled by
+exactly 1/(1-p), about a fraction p dropped, a fresh independent mask per element and per
+call), never by equality with the reference's draws. Modules are
 checked the way the chapter promises: the course's reference module is built, its weights
 are nudged away from their initial values (so a forgotten LayerNorm gain or bias shows),
 copied into the learner's module with `load_state_dict(strict=True)`, and both run on the
 same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
 before anything runs.
 """
-import importlib
 import math
 from functools import partial
 
@@ -16,42 +18,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..compare import close
+from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from ..modules import load_reference_weights, perturb
+from ..values import TensorValue
+from . import common
+from .common import FLOAT32, GPT2_NAMES, randn, with_reference_weights
 
 
-def randn(rng, *shape, scale=1.0):
-    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32) * scale)
-
-
-# ---------------------------------------------------------------- loading reference weights
-
-# GPT-2's names are the contract: a learner's module must load GPT-2-style state dicts.
-GPT2_NAMES = ("; name the submodules exactly as the exercise says (and pass bias=bias on, so "
-              "that bias=False has no bias parameters)")
-
-
-def reference(name, chapter="09"):
-    return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
+def reference(name):
+    return common.reference(name, "09")
 
 
 def module_run(name):
     """`run` for a module exercise: args are (constructor args, input tensor)."""
     def run(cls, args):
         ctor, x = args
-        ref = reference(name)(*ctor)
-        perturb(ref)
-        model = load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval()
+        model = with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES)
         with torch.no_grad():
             return model(x)
     return run
-
-
-# float32 throughout: the same maths in another order (a fused kernel, F.layer_norm, a
-# different reduction) moves results by a few units in the 7th digit, so 1e-5 separates a
-# correct answer from the mistakes below, whose errors are 1e-3 and larger.
-float32_close = close(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- split_heads / merge_heads
@@ -166,6 +151,7 @@ def _mha_inputs(ctor, B, T):
 
 MultiHeadAttention = Exercise(
     id="09.MultiHeadAttention", points=3, difficulty="medium", minutes=30,
+    run=module_run("MultiHeadAttention"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", _mha_inputs((16, 4), 2, 6)),
         Case("a batch of one, T=1", _mha_inputs((16, 2), 1, 1)),
@@ -173,7 +159,7 @@ MultiHeadAttention = Exercise(
              why="bias=False must leave c_attn and c_proj without bias parameters"),
         Case("one head, T=9", _mha_inputs((8, 1), 2, 9)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("no causal mask",
                 "a GPT predicts the next token, so position t may only attend to positions <= t: "
@@ -227,6 +213,7 @@ def _ln_inputs(ctor, *shape, scale=1.0, shift=0.0):
 
 LayerNorm = Exercise(
     id="09.LayerNorm", points=2, difficulty="medium", minutes=20,
+    run=module_run("LayerNorm"),
     cases=[
         Case("(2, 5, 16) activations", _ln_inputs((16,), 2, 5, 16)),
         Case("eps=0.1 on small activations", _ln_inputs((8, 0.1), 2, 3, 8, scale=0.3),
@@ -234,7 +221,7 @@ LayerNorm = Exercise(
         Case("bias=False", _ln_inputs((10, 1e-5, False), 3, 4, 10)),
         Case("large offset and scale, a batch of one", _ln_inputs((32,), 1, 3, 32, scale=50.0, shift=1000.0)),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("eps outside the square root",
                 "eps belongs inside: (x - mean) / sqrt(var + eps). sqrt(var) + eps is a different "
@@ -250,8 +237,6 @@ LayerNorm = Exercise(
                 partial(_LN, mistake="no_affine")),
     ],
 )
-for case in LayerNorm.cases:
-    case.run = module_run("LayerNorm")
 
 # ---------------------------------------------------------------- gelu
 
@@ -286,6 +271,167 @@ gelu = Exercise(
     ],
 )
 
+# ---------------------------------------------------------------- dropout
+
+
+def run_dropout(fn, args):
+    """Call twice on the same input: a correct dropout draws a fresh mask on every call."""
+    x, p, training = args
+    return {"out": fn(x, p, training), "again": fn(x, p, training)}
+
+
+def _dropout_inputs(shape, p, training, dtype=np.float32):
+    # standard normal values are never exactly 0, so `out != 0` is exactly the kept mask
+    return lambda rng: (torch.from_numpy(rng.standard_normal(shape).astype(dtype)), p, training)
+
+
+def _check_one_call(out, x, p, training, what):
+    if not isinstance(out, TensorValue):
+        return Fail(f"{what} returned {type(out).__name__}, expected a tensor like x")
+    if out.shape != x.shape:
+        return Fail(f"{what} returned shape {out.shape}; dropout keeps the shape of x, {x.shape}")
+    if out.dtype != x.dtype:
+        return Fail(f"{what} returned {out.dtype} for a {x.dtype} input; keep the dtype of x")
+    y, xs = out.array, x.array
+    if np.isnan(y).any():
+        return Fail(f"{what} returned NaN with p={p}", mistake=NAN_AT_P_1)
+    if not training:
+        if np.allclose(y, xs, rtol=1e-6, atol=0):
+            return None
+        if np.allclose(y, (1 - p) * xs, rtol=1e-5, atol=0):
+            return Fail("in eval mode the output is x * (1 - p), not x", mistake=NON_INVERTED_DROPOUT)
+        return Fail(f"in eval mode (training=False) dropout must return x unchanged; {int((y == 0).sum())} "
+                    f"of {y.size} elements were zeroed or changed", mistake=DROPPED_IN_EVAL_MODE)
+    if p == 0:
+        return None if np.allclose(y, xs, rtol=1e-6, atol=0) else \
+            Fail("with p=0 nothing is dropped: the output must equal x")
+    kept = y != 0
+    if p == 1:
+        return None if not kept.any() else \
+            Fail(f"with p=1 every element is dropped, but {int(kept.sum())} of {y.size} are not zero")
+    for axis in range(y.ndim):
+        if y.shape[axis] > 1 and (kept == kept.take([0], axis=axis)).all():
+            return Fail(f"the same elements are dropped at every index of axis {axis}: each element "
+                        "needs its own random draw", mistake=ONE_MASK_SHARED_ALONG_AN_AXIS)
+    dropped = 1.0 - kept.mean()
+    tolerance = 6 * math.sqrt(p * (1 - p) / y.size)   # six standard deviations of a fair draw
+    if abs(dropped - p) > tolerance:
+        return Fail(f"{dropped:.3f} of the elements were dropped with p={p} (expected {p} +- {tolerance:.3f})",
+                    mistake=P_USED_AS_THE_KEEP_PROBABILITY if abs(dropped - (1 - p)) <= tolerance else None)
+    ratio = y[kept] / xs[kept]
+    if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5, atol=0):
+        for factor, name in ((1.0, NO_RESCALING), (1 / p, SCALED_BY_P_INSTEAD_OF_1_P),
+                             (p, SCALED_BY_P_INSTEAD_OF_1_P)):
+            if np.allclose(ratio, factor, rtol=1e-5, atol=0):
+                return Fail(f"the kept elements are x * {factor:.4g}, expected x / (1 - p) = x * {1 / (1 - p):.4g}",
+                            mistake=name)
+        return Fail(f"the kept elements must be exactly x / (1 - p) = x * {1 / (1 - p):.4g}; "
+                    f"yours range over x * [{ratio.min():.4g}, {ratio.max():.4g}]")
+    return None
+
+
+def compare_dropout(got, expected, args):
+    x, p, training = args
+    for key, what in (("out", "dropout"), ("again", "a second call")):
+        fail = _check_one_call(got[key], x, p, training, what)
+        if fail:
+            return fail
+    if training and 0 < p < 1 and np.array_equal(got["out"].array != 0, got["again"].array != 0):
+        return Fail("two calls on the same x dropped exactly the same elements: draw a fresh mask on "
+                    "every call", mistake=THE_SAME_MASK_ON_EVERY_CALL)
+    return None
+
+
+def _dropout_no_rescale(x, p, training):
+    return x * (torch.rand_like(x) >= p) if training else x
+
+
+def _dropout_in_eval(x, p, training):
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+
+
+def _dropout_scaled_by_p(x, p, training):
+    return x * (torch.rand_like(x) >= p) / p if training else x
+
+
+def _dropout_keep_probability(x, p, training):
+    return x * (torch.rand_like(x) < p) / p if training else x
+
+
+def _dropout_non_inverted(x, p, training):
+    return x * (torch.rand_like(x) >= p) if training else x * (1 - p)
+
+
+def _dropout_shared_mask(x, p, training):
+    return x * (torch.rand(x.shape[-1]) >= p) / (1 - p) if training else x
+
+
+def _dropout_fixed_seed(x, p, training):
+    generator = torch.Generator().manual_seed(0)
+    return x * (torch.rand(x.shape, generator=generator) >= p).to(x.dtype) / (1 - p) if training else x
+
+
+def _dropout_nan_at_one(x, p, training):
+    return x * (torch.rand_like(x) >= p) / (1 - p) if training else x
+
+
+NAN_AT_P_1 = Mistake("NaN at p=1",
+                     "at p=1, x * 0 / (1 - p) is 0 / 0 = NaN: every element is dropped, so return zeros "
+                     "(torch.zeros_like(x)) for p == 1.", _dropout_nan_at_one)
+DROPPED_IN_EVAL_MODE = Mistake("dropped in eval mode",
+                               "with training=False dropout does nothing: return x. (nn.Dropout follows "
+                               "model.eval() by itself; F.dropout needs training=self.training.)", _dropout_in_eval)
+NO_RESCALING = Mistake("no rescaling",
+                       "the survivors must be divided by (1 - p): then every element keeps its expected "
+                       "value, E[output] = x, and the next layer sees the same scale in training and eval.",
+                       _dropout_no_rescale)
+SCALED_BY_P_INSTEAD_OF_1_P = Mistake("scaled by p instead of 1 - p",
+                                     "p is the probability of dropping, so a fraction 1 - p survives: divide the survivors "
+                                     "by (1 - p), not by p (and do not multiply by p).", _dropout_scaled_by_p)
+THE_SAME_MASK_ON_EVERY_CALL = Mistake("the same mask on every call",
+                                      "a seeded generator inside the function repeats the same mask forever; draw from "
+                                      "torch's global random state (torch.rand_like(x)), so every call drops other elements.",
+                                      _dropout_fixed_seed)
+NON_INVERTED_DROPOUT = Mistake("non-inverted dropout",
+                               "the 2014 paper scaled by (1 - p) at test time; inverted dropout, which PyTorch and "
+                               "this exercise use, scales by 1/(1 - p) in training and leaves eval mode alone.",
+                               _dropout_non_inverted)
+ONE_MASK_SHARED_ALONG_AN_AXIS = Mistake("one mask shared along an axis",
+                                        "draw one random number per element, torch.rand_like(x), not one per channel or per row.",
+                                        _dropout_shared_mask)
+P_USED_AS_THE_KEEP_PROBABILITY = Mistake("p used as the keep probability",
+                                         "p is the probability of *dropping* an element (PyTorch's convention, and the "
+                                         "paper's 'keep probability' is 1 - p): keep an element when torch.rand_like(x) >= p.",
+                                         _dropout_keep_probability)
+
+dropout = Exercise(
+    id="09.dropout", points=2, difficulty="easy", minutes=15, pure=True,
+    run=run_dropout,
+    cases=[
+        Case("eval mode (training=False), p=0.5", _dropout_inputs((8, 32), 0.5, False),
+             why="at evaluation dropout is the identity"),
+        Case("training, p=0.1, a (64, 512) tensor", _dropout_inputs((64, 512), 0.1, True),
+             why="32768 elements: the dropped fraction is 0.1 within +-0.01 for a fair draw"),
+        Case("training, p=0.5, a (4, 16, 32) tensor", _dropout_inputs((4, 16, 32), 0.5, True)),
+        Case("training, p=0.3, float64", _dropout_inputs((16, 256), 0.3, True, np.float64),
+             why="the output keeps the dtype of x"),
+        Case("training, p=0: nothing dropped", _dropout_inputs((4, 8), 0.0, True)),
+        Case("training, p=1: everything dropped", _dropout_inputs((4, 8), 1.0, True),
+             why="1/(1-p) divides by zero at p=1; the answer is all zeros, not NaN"),
+    ],
+    compare=compare_dropout,
+    mistakes=[
+        NO_RESCALING,
+        DROPPED_IN_EVAL_MODE,
+        SCALED_BY_P_INSTEAD_OF_1_P,
+        P_USED_AS_THE_KEEP_PROBABILITY,
+        NON_INVERTED_DROPOUT,
+        ONE_MASK_SHARED_ALONG_AN_AXIS,
+        THE_SAME_MASK_ON_EVERY_CALL,
+        NAN_AT_P_1,
+    ],
+)
+
 # ---------------------------------------------------------------- FeedForward
 
 
@@ -303,12 +449,13 @@ class _FF(nn.Module):
 
 FeedForward = Exercise(
     id="09.FeedForward", points=1, difficulty="easy", minutes=10,
+    run=module_run("FeedForward"),
     cases=[
         Case("n_embd=16, B=2, T=5", lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0))),
         Case("dropout=0.5 in eval mode, bias=False", lambda rng: ((8, 0.5, False), randn(rng, 1, 4, 8, scale=3.0)),
              why="in eval mode dropout must do nothing"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("ReLU instead of GELU", "GPT-2's MLP uses GELU (your gelu), not ReLU.",
                 partial(_FF, act=torch.relu)),
@@ -321,8 +468,6 @@ FeedForward = Exercise(
                 partial(_FF, act=_gelu_tanh, functional_dropout=True)),
     ],
 )
-for case in FeedForward.cases:
-    case.run = module_run("FeedForward")
 
 # ---------------------------------------------------------------- Block
 
@@ -359,13 +504,14 @@ class _Block(nn.Module):
 
 Block = Exercise(
     id="09.Block", points=2, difficulty="medium", minutes=15,
+    run=module_run("Block"),
     cases=[
         Case("n_embd=16, 4 heads, B=2, T=6", lambda rng: ((16, 4), randn(rng, 2, 6, 16))),
         Case("a batch of one, bias=False", lambda rng: ((8, 2, 0.0, False), randn(rng, 1, 3, 8))),
         Case("large residual stream (x100)", lambda rng: ((16, 2), randn(rng, 2, 4, 16, scale=100.0)),
              why="the residual stream grows in deep models; pre-LN leaves it unnormalised"),
     ],
-    compare=float32_close,
+    compare=FLOAT32,
     mistakes=[
         Mistake("post-LN instead of pre-LN",
                 "GPT-2 normalises the input of each sub-layer and adds the result to the "
@@ -385,9 +531,5 @@ Block = Exercise(
                 partial(_Block, mistake="residual_of_ln")),
     ],
 )
-for case in Block.cases:
-    case.run = module_run("Block")
-for case in MultiHeadAttention.cases:
-    case.run = module_run("MultiHeadAttention")
 
-EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, FeedForward, Block]
+EXERCISES = [split_heads, merge_heads, MultiHeadAttention, LayerNorm, gelu, dropout, FeedForward, Block]

@@ -7,7 +7,9 @@ too-long-input error get cases of their own. Sampling (`generate`) is judged by 
 greedy decoding equals the argmax roll-out, a tiny temperature approaches it, the same seeded
 generator gives the same tokens, and top-k never draws outside the top k. `train_gpt` is
 watched from outside through a global optimizer step pre-hook, which records the learning rate
-and the gradient norm at every `optimizer.step()`.
+and the gradient norm at every `optimizer.step()` (after clipping), and through a hook on every
+parameter that records its gradient as `backward()` leaves it (before clipping): the logged
+`history["grad_norm"]` must be that unclipped norm.
 """
 import math
 from functools import partial
@@ -19,12 +21,13 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import load_reference_weights, perturb
-from .ch09 import GPT2_NAMES, reference
+from ..module_weights import perturb
+from ..values import TensorValue
+from .common import GPT2_NAMES, reference, with_reference_weights
 
 
 def ref(name):
-    return reference(name, chapter="10")
+    return reference(name, "10")
 
 
 def config(**kw):
@@ -40,9 +43,7 @@ def tokens(rng, B, T, V=11):
 
 def run_forward(cls, args):
     cfg, idx, targets = args
-    reference_model = ref("GPT")(cfg)
-    perturb(reference_model)
-    model = load_reference_weights(cls(cfg), reference_model, GPT2_NAMES).eval()
+    model = with_reference_weights(cls, ref("GPT"), (cfg,), nudge=0.2, hint=GPT2_NAMES)
     with torch.no_grad():
         return model(idx, targets)
 
@@ -58,7 +59,7 @@ def run_tied(cls, args):
 def compare_tied(got, expected, args):
     if not got["tied"]:
         return Fail("lm_head.weight is a separate matrix from transformer.wte.weight",
-                    mistake="lm_head not tied to wte")
+                    mistake=LM_HEAD_NOT_TIED_TO_WTE)
     return compare_values(got, expected, where="model")
 
 
@@ -80,11 +81,11 @@ def compare_init(got, expected, args):
     for key, want in [("wte", 0.02), ("wpe", 0.02), ("c_attn", 0.02), ("c_proj", 0.02 / math.sqrt(2 * n_layer))]:
         if not abs(got[key] - want) <= 0.1 * want:
             return Fail(f"{key} weights have std {got[key]:.4g}, expected {want:.4g} (GPT-2's initialisation)",
-                        mistake="default PyTorch initialisation" if key in ("wte", "c_attn") else
-                        "c_proj not scaled by 1/sqrt(2 n_layer)")
+                        mistake=DEFAULT_PYTORCH_INITIALISATION if key in ("wte", "c_attn") else
+                        C_PROJ_NOT_SCALED_BY_1_SQRT_2_N_LAYER)
     if got["bias"] != 0:
         return Fail(f"Linear biases should start at zero; the largest is {got['bias']:.3g}",
-                    mistake="default PyTorch initialisation")
+                    mistake=DEFAULT_PYTORCH_INITIALISATION)
     return None
 
 
@@ -104,10 +105,10 @@ def compare_too_long(got, expected, args):
         return None
     if got == "no error":
         return Fail("a sequence longer than block_size ran without an error",
-                    mistake="no check of the sequence length")
+                    mistake=NO_CHECK_OF_THE_SEQUENCE_LENGTH)
     return Fail(f"a sequence longer than block_size raised {got}; check T against block_size "
                 "yourself and raise a ValueError that says what is wrong",
-                mistake="no check of the sequence length")
+                mistake=NO_CHECK_OF_THE_SEQUENCE_LENGTH)
 
 
 class _GPT(nn.Module):
@@ -150,6 +151,19 @@ class _GPT(nn.Module):
         return logits, F.cross_entropy(logits.view(B * T, -1), targets.view(B * T))
 
 
+NO_CHECK_OF_THE_SEQUENCE_LENGTH = Mistake("no check of the sequence length",
+                                          "wpe has only block_size rows: test `T > self.config.block_size` and raise a "
+                                          "ValueError naming both numbers.", partial(_GPT, mistake="no_check"))
+LM_HEAD_NOT_TIED_TO_WTE = Mistake("lm_head not tied to wte",
+                                  "assign the same Parameter: self.lm_head.weight = self.transformer.wte.weight "
+                                  "(copying the values is not tying).", partial(_GPT, mistake="untied"))
+DEFAULT_PYTORCH_INITIALISATION = Mistake("default PyTorch initialisation",
+                                         "initialise every Linear and Embedding weight from N(0, 0.02^2) and the biases to "
+                                         "zero (nn.Embedding starts at N(0, 1) otherwise).", partial(_GPT, mistake="default_init"))
+C_PROJ_NOT_SCALED_BY_1_SQRT_2_N_LAYER = Mistake("c_proj not scaled by 1/sqrt(2 n_layer)",
+                                                "the weights named '...c_proj.weight' get std 0.02 / sqrt(2 * n_layer).",
+                                                partial(_GPT, mistake="unscaled_c_proj"))
+
 GPT = Exercise(
     id="10.GPT", points=3, difficulty="hard", minutes=40,
     cases=[
@@ -177,18 +191,10 @@ GPT = Exercise(
         Mistake("shifted the targets again",
                 "targets are already the inputs shifted by one (get_batch does it): compare logits at "
                 "every position t with targets[:, t].", partial(_GPT, mistake="double_shift")),
-        Mistake("lm_head not tied to wte",
-                "assign the same Parameter: self.lm_head.weight = self.transformer.wte.weight "
-                "(copying the values is not tying).", partial(_GPT, mistake="untied")),
-        Mistake("no check of the sequence length",
-                "wpe has only block_size rows: test `T > self.config.block_size` and raise a "
-                "ValueError naming both numbers.", partial(_GPT, mistake="no_check")),
-        Mistake("default PyTorch initialisation",
-                "initialise every Linear and Embedding weight from N(0, 0.02^2) and the biases to "
-                "zero (nn.Embedding starts at N(0, 1) otherwise).", partial(_GPT, mistake="default_init")),
-        Mistake("c_proj not scaled by 1/sqrt(2 n_layer)",
-                "the weights named '...c_proj.weight' get std 0.02 / sqrt(2 * n_layer).",
-                partial(_GPT, mistake="unscaled_c_proj")),
+        LM_HEAD_NOT_TIED_TO_WTE,
+        NO_CHECK_OF_THE_SEQUENCE_LENGTH,
+        DEFAULT_PYTORCH_INITIALISATION,
+        C_PROJ_NOT_SCALED_BY_1_SQRT_2_N_LAYER,
     ],
 )
 
@@ -268,10 +274,10 @@ def compare_seeds(got, expected, args):
                     f"starting with the prompt itself")
     if not np.array_equal(first.array, again.array):
         return Fail("two calls with generators seeded alike gave different tokens",
-                    mistake="ignored the generator")
+                    mistake=IGNORED_THE_GENERATOR)
     if np.array_equal(first.array, other.array):
         return Fail("generators with different seeds gave the same 30 tokens: you are not sampling",
-                    mistake="argmax instead of sampling")
+                    mistake=ARGMAX_INSTEAD_OF_SAMPLING)
     return compare_values(no_generator, expected[3], where="shape without a generator")
 
 
@@ -293,7 +299,7 @@ def compare_top_k(got, expected, args):
     inside = got[1].array
     if not inside.all():
         return Fail(f"{int((~inside).sum())} of {inside.size} sampled tokens are outside the top {args[1]}",
-                    mistake="top_k ignored")
+                    mistake=TOP_K_IGNORED)
     return None
 
 
@@ -314,6 +320,16 @@ def _generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator
             idx = torch.cat([idx, nxt], dim=1)
         return idx
 
+
+IGNORED_THE_GENERATOR = Mistake("ignored the generator",
+                                "pass it on: torch.multinomial(probs, 1, generator=generator).",
+                                partial(_generate, mistake="no_generator"))
+ARGMAX_INSTEAD_OF_SAMPLING = Mistake("argmax instead of sampling",
+                                     "sample with torch.multinomial(probs, 1, generator=generator); argmax is only what "
+                                     "top_k=1 or temperature -> 0 gives.", partial(_generate, mistake="argmax"))
+TOP_K_IGNORED = Mistake("top_k ignored",
+                        "set every logit below the k-th largest to -inf before the softmax "
+                        "(torch.topk(logits, k).values[:, -1:] is the k-th largest).", partial(_generate, mistake="no_top_k"))
 
 generate = Exercise(
     id="10.generate", points=2, difficulty="medium", minutes=25,
@@ -341,15 +357,9 @@ generate = Exercise(
         Mistake("multiplied by the temperature",
                 "divide the logits by the temperature: a small temperature must sharpen the "
                 "distribution, not flatten it.", partial(_generate, mistake="times_temperature")),
-        Mistake("top_k ignored",
-                "set every logit below the k-th largest to -inf before the softmax "
-                "(torch.topk(logits, k).values[:, -1:] is the k-th largest).", partial(_generate, mistake="no_top_k")),
-        Mistake("ignored the generator",
-                "pass it on: torch.multinomial(probs, 1, generator=generator).",
-                partial(_generate, mistake="no_generator")),
-        Mistake("argmax instead of sampling",
-                "sample with torch.multinomial(probs, 1, generator=generator); argmax is only what "
-                "top_k=1 or temperature -> 0 gives.", partial(_generate, mistake="argmax")),
+        TOP_K_IGNORED,
+        IGNORED_THE_GENERATOR,
+        ARGMAX_INSTEAD_OF_SAMPLING,
     ],
 )
 
@@ -374,20 +384,22 @@ def _cosine(step, max_lr, min_lr, warmup, max_steps, mistake=None):
     return low + 0.5 * (1 + math.cos(math.pi * ratio)) * (max_lr - low)
 
 
+NO_WARM_UP = Mistake("no warm-up", "for step < warmup_steps, rise linearly: max_lr * (step + 1) / warmup_steps.",
+                     partial(_cosine, mistake="no_warmup"))
+
 cosine_lr = Exercise(
     id="10.cosine_lr", points=1, difficulty="easy", minutes=10,
     cases=[
         Case("100 warm-up steps, decay over 2000, steps 0..2200",
              lambda rng: ((1e-3, 1e-4, 100, 2000), list(range(0, 2201, 25)) + [1, 99, 100, 101, 1999, 2001]),
              run=run_schedule),
-        Case("no warm-up", lambda rng: ((6e-4, 6e-5, 0, 50), list(range(0, 60))), run=run_schedule),
+        Case(NO_WARM_UP, lambda rng: ((6e-4, 6e-5, 0, 50), list(range(0, 60))), run=run_schedule),
         Case("short run: 5 warm-up steps of 20", lambda rng: ((1.0, 0.1, 5, 20), list(range(0, 25))),
              run=run_schedule),
     ],
     compare=close(rtol=1e-9, atol=1e-15),  # closed-form floats: only rounding may differ
     mistakes=[
-        Mistake("no warm-up", "for step < warmup_steps, rise linearly: max_lr * (step + 1) / warmup_steps.",
-                partial(_cosine, mistake="no_warmup")),
+        NO_WARM_UP,
         Mistake("decays to zero instead of min_lr",
                 "the cosine runs from max_lr down to min_lr: min_lr + 0.5 (1 + cos(pi r)) (max_lr - min_lr).",
                 partial(_cosine, mistake="to_zero")),
@@ -433,18 +445,18 @@ def compare_optimizer(got, expected, args):
     params = got["params"]
     twice = [n for n, (wd, count, dim) in params.items() if count > 1]
     if twice:
-        return Fail(f"{twice} appear(s) in the optimizer more than once", mistake="the tied weight counted twice")
+        return Fail(f"{twice} appear(s) in the optimizer more than once", mistake=OPTIMIZER_TIED_WEIGHT_TWICE)
     missing = [n for n, (wd, count, dim) in params.items() if count == 0]
     if missing:
         return Fail(f"these parameters are not in the optimizer, so they would never train: {missing}")
     decayed_1d = [n for n, (wd, count, dim) in params.items() if dim < 2 and wd != 0]
     if decayed_1d:
         return Fail(f"1-D parameters with weight decay: {decayed_1d[:4]}",
-                    mistake="decayed biases and LayerNorm parameters")
+                    mistake=DECAYED_BIASES_AND_LAYERNORM_PARAMETERS)
     undecayed_2d = [n for n, (wd, count, dim) in params.items() if dim >= 2 and wd != args[1]]
     if undecayed_2d:
         return Fail(f"2-D parameters without weight decay {args[1]}: {undecayed_2d[:4]}",
-                    mistake="no weight decay on the matrices")
+                    mistake=NO_WEIGHT_DECAY_ON_THE_MATRICES)
     return None
 
 
@@ -459,6 +471,18 @@ def _optimizer(model, weight_decay, lr, betas=(0.9, 0.99), mistake=None):
         {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}], lr=lr, betas=betas)
 
 
+DECAYED_BIASES_AND_LAYERNORM_PARAMETERS = Mistake("decayed biases and LayerNorm parameters",
+                                                  "put only the parameters with p.dim() >= 2 in the group with weight decay; biases and "
+                                                  "LayerNorm gains go in a group with weight_decay=0.0.", partial(_optimizer, mistake="decay_all"))
+NO_WEIGHT_DECAY_ON_THE_MATRICES = Mistake("no weight decay on the matrices",
+                                          "the 2-D parameters get weight_decay=weight_decay.", partial(_optimizer, mistake="no_decay"))
+
+OPTIMIZER_TIED_WEIGHT_TWICE = Mistake(
+    "the tied weight counted twice",
+    "collect parameters with model.parameters() (or named_parameters()), which list the "
+    "shared lm_head/wte matrix once; state_dict() or remove_duplicate=False list it twice.",
+    partial(_optimizer, mistake="twice"))
+
 configure_optimizer = Exercise(
     id="10.configure_optimizer", points=1, difficulty="medium", minutes=15,
     cases=[
@@ -468,15 +492,9 @@ configure_optimizer = Exercise(
     ],
     compare=compare_optimizer,
     mistakes=[
-        Mistake("decayed biases and LayerNorm parameters",
-                "put only the parameters with p.dim() >= 2 in the group with weight decay; biases and "
-                "LayerNorm gains go in a group with weight_decay=0.0.", partial(_optimizer, mistake="decay_all")),
-        Mistake("the tied weight counted twice",
-                "collect parameters with model.parameters() (or named_parameters()), which list the "
-                "shared lm_head/wte matrix once; state_dict() or remove_duplicate=False list it twice.",
-                partial(_optimizer, mistake="twice")),
-        Mistake("no weight decay on the matrices",
-                "the 2-D parameters get weight_decay=weight_decay.", partial(_optimizer, mistake="no_decay")),
+        DECAYED_BIASES_AND_LAYERNORM_PARAMETERS,
+        OPTIMIZER_TIED_WEIGHT_TWICE,
+        NO_WEIGHT_DECAY_ON_THE_MATRICES,
     ],
 )
 
@@ -492,7 +510,10 @@ def run_training(fn, args):
     cfg, kwargs = args
     model = ref("GPT")(cfg)
     train, val = pattern_data(cfg.vocab_size, 400), pattern_data(cfg.vocab_size, 100)
-    steps = []
+    steps, unclipped = [], {}
+
+    def record_unclipped(p):                     # fires once per parameter per backward()
+        unclipped[id(p)] = p.grad.norm().item()
 
     def record(optimizer, *_):
         seen, norms = set(), []
@@ -502,14 +523,22 @@ def run_training(fn, args):
                     seen.add(id(p))
                     norms.append(p.grad.norm())
         norm = torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
-        steps.append([float(optimizer.param_groups[0]["lr"]), norm])
+        before = math.sqrt(sum(v * v for v in unclipped.values()))
+        steps.append([float(optimizer.param_groups[0]["lr"]), norm, before])
 
-    handle = register_optimizer_step_pre_hook(record)
+    handles = [register_optimizer_step_pre_hook(record)]
+    handles += [p.register_post_accumulate_grad_hook(record_unclipped) for p in model.parameters()]
     try:
         history = fn(model, train, val, generator=G(0), live=False, **kwargs)
     finally:
-        handle.remove()
-    return {"history": {k: history.get(k) for k in ("step", "train", "val", "loss")}, "steps": steps}
+        for handle in handles:
+            handle.remove()
+    return {"history": {k: history.get(k) for k in ("step", "train", "val", "loss", "grad_norm")}, "steps": steps}
+
+
+def _numbers(values):
+    """A logged list as floats; a list of 0-d tensors is accepted too."""
+    return [float(v.array) if isinstance(v, TensorValue) else v for v in values]
 
 
 def compare_training(got, expected, args):
@@ -520,28 +549,39 @@ def compare_training(got, expected, args):
         return Fail(f"expected {n} calls of optimizer.step(), got {len(steps)}")
     want_lr = [cosine_lr_reference(s, kwargs.get("lr", 1e-3), kwargs.get("min_lr", 1e-4),
                                    kwargs.get("warmup_steps", 100), n) for s in range(n)]
-    lrs = [lr for lr, _ in steps]
+    lrs = [lr for lr, _, _ in steps]
     if not np.allclose(lrs, want_lr, rtol=1e-6, atol=0):
         first = next(i for i, (a, b) in enumerate(zip(lrs, want_lr)) if not math.isclose(a, b, rel_tol=1e-6))
         return Fail(f"at step {first} the optimizer used lr={lrs[first]:.4g}, but cosine_lr gives "
-                    f"{want_lr[first]:.4g}", mistake="learning rate not scheduled")
+                    f"{want_lr[first]:.4g}", mistake=LEARNING_RATE_NOT_SCHEDULED)
     clip = kwargs.get("grad_clip", 1.0)
-    worst = max(norm for _, norm in steps)
+    worst = max(norm for _, norm, _ in steps)
     if worst > clip * (1 + 1e-3):
         return Fail(f"optimizer.step() saw a gradient norm of {worst:.3g} with grad_clip={clip}",
-                    mistake="no gradient clipping")
+                    mistake=NO_GRADIENT_CLIPPING)
     history = got["history"]
-    for key in ("step", "train", "val", "loss"):
+    for key in ("step", "train", "val", "loss", "grad_norm"):
         if history.get(key) is None:
-            return Fail(f"the history has no {key!r} list")
+            return Fail(f"the history has no {key!r} list",
+                        mistake=GRADIENT_NORM_NOT_LOGGED if key == "grad_norm" else None)
     if history["step"] != expected["history"]["step"]:
         return Fail(f"evaluated at steps {history['step']}, expected {expected['history']['step']} "
                     "(every eval_interval steps, and once more after the last step)",
-                    mistake="no evaluation after the last step" if history["step"] == expected["history"]["step"][:-1]
+                    mistake=NO_EVALUATION_AFTER_THE_LAST_STEP if history["step"] == expected["history"]["step"][:-1]
                     else None)
     if len(history["loss"]) != n:
         return Fail(f"history['loss'] should hold the training loss of each of the {n} steps, "
                     f"it has {len(history['loss'])} entries")
+    logged = _numbers(history["grad_norm"])
+    if len(logged) != n:
+        return Fail(f"history['grad_norm'] should hold the gradient norm of each of the {n} steps, "
+                    f"it has {len(logged)} entries")
+    before, after = [b for _, _, b in steps], [a for _, a, _ in steps]
+    if not np.allclose(logged, before, rtol=1e-3, atol=1e-7):
+        first = next(i for i, (a, b) in enumerate(zip(logged, before)) if not math.isclose(a, b, rel_tol=1e-3))
+        return Fail(f"at step {first} you logged a gradient norm of {logged[first]:.4g}; the gradients "
+                    f"that backward() produced had norm {before[first]:.4g}",
+                    mistake=GRADIENT_NORM_LOGGED_AFTER_CLIPPING if np.allclose(logged, after, rtol=1e-3) else None)
     val = history["val"]
     if not all(math.isfinite(v) for v in val) or not val[-1] < 0.7 * val[0]:
         return Fail(f"the validation loss went from {val[0]:.3f} to {val[-1]:.3f}; on this easy repeating "
@@ -558,7 +598,7 @@ def _train(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_lr=1
            mistake=None):
     get_batch, estimate_loss = ref("get_batch"), ref("estimate_loss")
     optimizer = ref("configure_optimizer")(model, weight_decay, lr)
-    history = {"step": [], "train": [], "val": [], "loss": []}
+    history = {"step": [], "train": [], "val": [], "loss": [], "grad_norm": []}
     splits = {"train": train_data, "val": val_data}
 
     def evaluate(step):
@@ -577,16 +617,38 @@ def _train(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_lr=1
         _, loss = model(x, y)
         optimizer.zero_grad()
         loss.backward()
-        if mistake != "no_clip":
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if mistake != "no_clip" else math.inf)
+        if mistake == "norm_after_clip":
+            norm = nn.utils.clip_grad_norm_(model.parameters(), math.inf)    # measures, clips nothing
         optimizer.step()
         history["loss"].append(loss.item())
+        history["grad_norm"].append(norm.item())
     if mistake != "no_final_eval":
         evaluate(max_steps)
+    if mistake == "no_grad_norm":
+        del history["grad_norm"]
     return history
 
 
 _TRAIN = dict(max_steps=40, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_steps=5, eval_interval=10, eval_batches=2)
+
+LEARNING_RATE_NOT_SCHEDULED = Mistake("learning rate not scheduled",
+                                      "before each step set group['lr'] = cosine_lr(step, lr, min_lr, warmup_steps, max_steps) "
+                                      "for every group in optimizer.param_groups.", partial(_train, mistake="constant_lr"))
+NO_GRADIENT_CLIPPING = Mistake("no gradient clipping",
+                               "between loss.backward() and optimizer.step(), call "
+                               "torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip).", partial(_train, mistake="no_clip"))
+NO_EVALUATION_AFTER_THE_LAST_STEP = Mistake("no evaluation after the last step",
+                                            "evaluate once more after the loop, at step max_steps: that is the model you keep.",
+                                            partial(_train, mistake="no_final_eval"))
+GRADIENT_NORM_LOGGED_AFTER_CLIPPING = Mistake("gradient norm logged after clipping",
+                                              "log the norm the gradients had *before* clipping: clip_grad_norm_ returns exactly "
+                                              "that, norm = clip_grad_norm_(...); after clipping it can never exceed grad_clip, "
+                                              "which hides the spikes you want to see.", partial(_train, mistake="norm_after_clip"))
+GRADIENT_NORM_NOT_LOGGED = Mistake("gradient norm not logged",
+                                   "append the total gradient norm of every step to history['grad_norm'] "
+                                   "(norm = torch.nn.utils.clip_grad_norm_(...); history['grad_norm'].append(norm.item())).",
+                                   partial(_train, mistake="no_grad_norm"))
 
 train_gpt = Exercise(
     id="10.train_gpt", points=3, difficulty="hard", minutes=40, time_limit=30.0,
@@ -600,15 +662,11 @@ train_gpt = Exercise(
     ],
     compare=compare_training,
     mistakes=[
-        Mistake("no gradient clipping",
-                "between loss.backward() and optimizer.step(), call "
-                "torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip).", partial(_train, mistake="no_clip")),
-        Mistake("learning rate not scheduled",
-                "before each step set group['lr'] = cosine_lr(step, lr, min_lr, warmup_steps, max_steps) "
-                "for every group in optimizer.param_groups.", partial(_train, mistake="constant_lr")),
-        Mistake("no evaluation after the last step",
-                "evaluate once more after the loop, at step max_steps: that is the model you keep.",
-                partial(_train, mistake="no_final_eval")),
+        NO_GRADIENT_CLIPPING,
+        LEARNING_RATE_NOT_SCHEDULED,
+        NO_EVALUATION_AFTER_THE_LAST_STEP,
+        GRADIENT_NORM_LOGGED_AFTER_CLIPPING,
+        GRADIENT_NORM_NOT_LOGGED,
     ],
 )
 

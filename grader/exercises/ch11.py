@@ -30,6 +30,7 @@ outputs in eval mode. Known mistakes are subclasses of the reference that overri
 so they have the very same parameters.
 """
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -38,17 +39,8 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from ..modules import load_reference_weights, perturb
+from .common import FLOAT32, randn, with_reference_weights
 from ..reference import ch11 as ref
-
-# float32 through a few layers: summation order (einsum vs matmul, fused vs split projections)
-# moves results by ~1e-6 relative; a real mistake moves them by far more.
-FLOAT32 = close(rtol=1e-4, atol=1e-5)
-
-
-def tensor(rng, *shape, scale=1.0):
-    return torch.from_numpy((scale * rng.standard_normal(shape)).astype(np.float32))
-
 
 def padding(lengths, S):
     """(B, S) bool, True at the first `length` positions of each row."""
@@ -56,10 +48,9 @@ def padding(lengths, S):
 
 
 def built(reference_cls, cls, ctor):
-    """The learner's module holding the reference's (slightly perturbed) weights, in eval mode.
-    LayerNorms start at weight 1, bias 0; perturbing them makes a skipped LayerNorm visible."""
-    reference = perturb(reference_cls(*ctor), scale=0.05)
-    return load_reference_weights(cls(*ctor), reference).eval()
+    """The learner's module holding the reference's weights, nudged so that a skipped LayerNorm
+    shows, in eval mode."""
+    return with_reference_weights(cls, reference_cls, ctor, nudge=0.05)
 
 
 def causal(T):
@@ -148,16 +139,16 @@ CrossAttention = Exercise(
     compare=close(rtol=1e-4, atol=1e-5, parts=("output", "attention weights")),
     cases=[
         Case("3 decoder positions over a memory of 5, no mask",
-             lambda rng: (16, 2, tensor(rng, 2, 3, 16), tensor(rng, 2, 5, 16), None),
+             lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), None),
              run=_run_attention),
         Case("padded sources (lengths 5 and 2), mask (B, 1, S)",
-             lambda rng: (16, 2, tensor(rng, 2, 3, 16), tensor(rng, 2, 5, 16), padding([5, 2], 5)[:, None, :]),
+             lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), padding([5, 2], 5)[:, None, :]),
              run=_run_attention),
         Case("self-attention (memory = x) with a causal (T, T) mask, 4 heads",
-             lambda rng: (16, 4, tensor(rng, 2, 4, 16), None, causal(4)),
+             lambda rng: (16, 4, randn(rng, 2, 4, 16), None, causal(4)),
              run=_run_attention),
         Case("a batch of one whose source has no real token: zero weights, not NaN",
-             lambda rng: (8, 2, tensor(rng, 1, 2, 8), tensor(rng, 1, 3, 8), torch.zeros(1, 1, 3, dtype=torch.bool)),
+             lambda rng: (8, 2, randn(rng, 1, 2, 8), randn(rng, 1, 3, 8), torch.zeros(1, 1, 3, dtype=torch.bool)),
              run=_run_attention, compare=_empty_rows_zero),
     ],
     mistakes=[
@@ -227,11 +218,11 @@ EncoderLayer = Exercise(
     compare=FLOAT32,
     cases=[
         Case("two padded sources (lengths 5 and 3)",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 5, 16), padding([5, 3], 5)), run=_run_encoder),
+             lambda rng: (16, 2, 32, randn(rng, 2, 5, 16), padding([5, 3], 5)), run=_run_encoder),
         Case("a batch of one, no padding",
-             lambda rng: (16, 4, 32, tensor(rng, 1, 4, 16), padding([4], 4)), run=_run_encoder),
+             lambda rng: (16, 4, 32, randn(rng, 1, 4, 16), padding([4], 4)), run=_run_encoder),
         Case("three sources of lengths 7, 1 and 4",
-             lambda rng: (8, 2, 16, tensor(rng, 3, 7, 8), padding([7, 1, 4], 7)), run=_run_encoder),
+             lambda rng: (8, 2, 16, randn(rng, 3, 7, 8), padding([7, 1, 4], 7)), run=_run_encoder),
     ],
     mistakes=[
         Mistake("padding mask ignored",
@@ -297,13 +288,13 @@ DecoderLayer = Exercise(
     compare=FLOAT32,
     cases=[
         Case("target and source of length 4, no padding",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 4, 16), tensor(rng, 2, 4, 16), padding([4, 4], 4)),
+             lambda rng: (16, 2, 32, randn(rng, 2, 4, 16), randn(rng, 2, 4, 16), padding([4, 4], 4)),
              run=_run_decoder),
         Case("3 target positions, padded sources of lengths 6 and 2",
-             lambda rng: (16, 2, 32, tensor(rng, 2, 3, 16), tensor(rng, 2, 6, 16), padding([6, 2], 6)),
+             lambda rng: (16, 2, 32, randn(rng, 2, 3, 16), randn(rng, 2, 6, 16), padding([6, 2], 6)),
              run=_run_decoder),
         Case("a batch of one, 4 heads, target longer than source",
-             lambda rng: (16, 4, 32, tensor(rng, 1, 5, 16), tensor(rng, 1, 2, 16), padding([2], 2)),
+             lambda rng: (16, 4, 32, randn(rng, 1, 5, 16), randn(rng, 1, 2, 16), padding([2], 2)),
              run=_run_decoder),
     ],
     mistakes=[
@@ -334,8 +325,7 @@ S2S = dict(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=2, d_ff=32, 
 def _run_seq2seq(cls, args):
     pad_id, src, tgt = args
     ctor = dict(S2S, pad_id=pad_id)
-    reference = perturb(ref.Seq2SeqTransformer(**ctor), scale=0.05)
-    model = load_reference_weights(cls(**ctor), reference).eval()
+    model = built(ref.Seq2SeqTransformer, cls, ctor)
     with torch.no_grad():
         memory, src_mask = model.encode(src)
         return memory, src_mask, model.decode(tgt, memory, src_mask)
@@ -444,7 +434,7 @@ Seq2SeqTransformer = Exercise(
 
 def _lsce_inputs(B, T, V, pad_tail, smoothing=0.1, ignore_index=0, scale=1.0):
     def inputs(rng):
-        logits = tensor(rng, B, T, V, scale=scale) if T else tensor(rng, B, V, scale=scale)
+        logits = randn(rng, B, T, V, scale=scale) if T else randn(rng, B, V, scale=scale)
         low = 0 if ignore_index != 0 else 1
         targets = torch.from_numpy(rng.integers(low, V, size=(B, T) if T else (B,))).long()
         if T and pad_tail:
@@ -561,40 +551,20 @@ def _run_greedy(fn, args):
     return fn(model, src, max_len, BOS_ID, EOS_ID)
 
 
-def _greedy_first_position(model, src, max_len, bos_id, eos_id):
+def _greedy(model, src, max_len, bos_id, eos_id, position=-1, pad=True, stop=True):
+    """Greedy decoding with one thing wrong: the logits read at `position` (not the last), no
+    padding after </s> (`pad=False`), or no early stop (`stop=False`)."""
     memory, src_mask = model.encode(src)
     ys = torch.full((src.size(0), 1), bos_id)
     done = torch.zeros(src.size(0), dtype=torch.bool)
     for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, 0].argmax(-1).masked_fill(done, model.pad_id)
+        nxt = model.decode(ys, memory, src_mask)[:, position].argmax(-1)
+        if pad:
+            nxt = nxt.masked_fill(done, model.pad_id)
         ys = torch.cat([ys, nxt[:, None]], 1)
         done |= nxt == eos_id
-        if done.all():
+        if stop and done.all():
             break
-    return ys
-
-
-def _greedy_no_pad(model, src, max_len, bos_id, eos_id):
-    memory, src_mask = model.encode(src)
-    ys = torch.full((src.size(0), 1), bos_id)
-    done = torch.zeros(src.size(0), dtype=torch.bool)
-    for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, -1].argmax(-1)
-        ys = torch.cat([ys, nxt[:, None]], 1)
-        done |= nxt == eos_id
-        if done.all():
-            break
-    return ys
-
-
-def _greedy_never_stops(model, src, max_len, bos_id, eos_id):
-    memory, src_mask = model.encode(src)
-    ys = torch.full((src.size(0), 1), bos_id)
-    done = torch.zeros(src.size(0), dtype=torch.bool)
-    for _ in range(max_len):
-        nxt = model.decode(ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(done, model.pad_id)
-        ys = torch.cat([ys, nxt[:, None]], 1)
-        done |= nxt == eos_id
     return ys
 
 
@@ -623,15 +593,15 @@ greedy_decode = Exercise(
         Mistake("took the logits of the first position",
                 "decode returns logits for every position of ys; the next token comes from the "
                 "last one: logits[:, -1].",
-                _greedy_first_position),
+                partial(_greedy, position=0)),
         Mistake("kept writing after </s>",
                 "once a row has produced </s> it is finished: append model.pad_id to it from then "
                 "on (keep a boolean `done` per row).",
-                _greedy_no_pad),
+                partial(_greedy, pad=False)),
         Mistake("did not stop when every row had finished",
                 "stop the loop as soon as every row has produced </s> (`if done.all(): break`); "
                 "max_len is only an upper bound.",
-                _greedy_never_stops),
+                partial(_greedy, stop=False)),
         Mistake("dropped the <s> column",
                 "return ys itself, starting with the <s> column: (B, 1 + n).",
                 _greedy_no_bos),

@@ -30,10 +30,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
 from ..reference import ch12 as ref
-
-
-def tensor(rng, *shape, scale=1.0):
-    return torch.from_numpy((scale * rng.standard_normal(shape)).astype(np.float32))
+from .common import randn
 
 
 def tiny_gpt(block_size=16, n_layer=2, n_head=2, n_embd=16, vocab_size=11):
@@ -63,7 +60,7 @@ def _run_cache(cls, args):
 
 def _updates(n_layer, B, H, hs, chunks):
     def inputs(rng):
-        steps = [(layer, tensor(rng, B, H, t, hs), tensor(rng, B, H, t, hs))
+        steps = [(layer, randn(rng, B, H, t, hs), randn(rng, B, H, t, hs))
                  for t in chunks for layer in range(n_layer)]
         return n_layer, steps
     return inputs
@@ -236,7 +233,7 @@ def _same_tokens_less_work(got, expected, args):
     if work > 2 * cached_work + 2:
         return Fail(f"right tokens, but your model embedded {work} positions where a cache needs "
                     f"{cached_work}: it recomputes the whole context each step",
-                    mistake="recomputed the whole context every step")
+                    mistake=RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP)
     return None
 
 
@@ -268,6 +265,11 @@ def _gen_no_cache(model, idx, max_new_tokens, temperature=1.0, top_k=None, gener
     return generate(model, idx, max_new_tokens, temperature, top_k, generator)
 
 
+RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP = Mistake("recomputed the whole context every step",
+                                                  "that is chapter 10's generate: feed the prompt once, then only the newest token, "
+                                                  "through forward_cached with a KVCache that keeps the rest.",
+                                                  _gen_no_cache)
+
 generate_cached = Exercise(
     id="12.generate_cached", points=3, difficulty="medium", minutes=25,
     compare=_same_tokens_less_work,
@@ -278,10 +280,7 @@ generate_cached = Exercise(
         Case("past block_size: the window slides as in generate", _generate_inputs(1, 6, 14), run=_run_generate),
     ],
     mistakes=[
-        Mistake("recomputed the whole context every step",
-                "that is chapter 10's generate: feed the prompt once, then only the newest token, "
-                "through forward_cached with a KVCache that keeps the rest.",
-                _gen_no_cache),
+        RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
         Mistake("temperature ignored",
                 "divide the last position's logits by `temperature` before top-k and softmax, as "
                 "generate does.",
@@ -346,7 +345,7 @@ def _int8_per_column(W):
 
 
 def _with_special_rows(rng):
-    W = tensor(rng, 3, 32)
+    W = randn(rng, 3, 32)
     W[1] = 0.0               # a row of zeros: no division by zero
     W[2, 5] = 40.0           # one outlier sets its row's scale only
     return (W,)
@@ -356,10 +355,10 @@ quantize_int8 = Exercise(
     id="12.quantize_int8", points=2, difficulty="easy", minutes=15, pure=True,
     compare=_quantized,
     cases=[
-        Case("a (6, 40) matrix", lambda rng: (tensor(rng, 6, 40),)),
-        Case("a single row", lambda rng: (tensor(rng, 1, 64, scale=0.02),)),
+        Case("a (6, 40) matrix", lambda rng: (randn(rng, 6, 40),)),
+        Case("a single row", lambda rng: (randn(rng, 1, 64, scale=0.02),)),
         Case("a row of zeros and a row with an outlier", _with_special_rows),
-        Case("large weights (x1000), (5, 8)", lambda rng: (tensor(rng, 5, 8, scale=1000.0),)),
+        Case("large weights (x1000), (5, 8)", lambda rng: (randn(rng, 5, 8, scale=1000.0),)),
     ],
     mistakes=[
         Mistake("one scale for the whole tensor",
@@ -393,9 +392,9 @@ dequantize_int8 = Exercise(
     id="12.dequantize_int8", points=1, difficulty="easy", minutes=5, pure=True,
     compare=close(rtol=1e-6, atol=0),   # one float32 product per weight
     cases=[
-        Case("a square (5, 5) matrix", lambda rng: (_codes(rng, 5, 5), tensor(rng, 5).abs())),
-        Case("a (3, 8) matrix", lambda rng: (_codes(rng, 3, 8), tensor(rng, 3).abs())),
-        Case("a single row", lambda rng: (_codes(rng, 1, 16), tensor(rng, 1).abs())),
+        Case("a square (5, 5) matrix", lambda rng: (_codes(rng, 5, 5), randn(rng, 5).abs())),
+        Case("a (3, 8) matrix", lambda rng: (_codes(rng, 3, 8), randn(rng, 3).abs())),
+        Case("a single row", lambda rng: (_codes(rng, 1, 16), randn(rng, 1).abs())),
     ],
     mistakes=[
         Mistake("scale broadcast along the columns",
@@ -429,7 +428,7 @@ def _q4(W, block_size=32, rule="signed", clamp=(-8, 7), per_row=False):
 
 
 def _opposite_extremes(rng):
-    W = tensor(rng, 2, 64, scale=0.1)
+    W = randn(rng, 2, 64, scale=0.1)
     W[0, 3], W[0, 17] = 1.0, -0.99    # +m and almost -m in one block: -0.99/d rounds to 8
     W[1, 40], W[1, 41] = -2.0, 1.97
     W[1, :32] = 0.0                   # a block of zeros
@@ -440,10 +439,10 @@ quantize_q4_blocks = Exercise(
     id="12.quantize_q4_blocks", points=3, difficulty="medium", minutes=25, pure=True,
     compare=_quantized,
     cases=[
-        Case("a (4, 64) matrix: two blocks per row", lambda rng: (tensor(rng, 4, 64),)),
+        Case("a (4, 64) matrix: two blocks per row", lambda rng: (randn(rng, 4, 64),)),
         Case("a block holding +m and almost -m, and a block of zeros", _opposite_extremes),
-        Case("block_size=16, a (3, 48) matrix", lambda rng: (tensor(rng, 3, 48), 16)),
-        Case("a single row of one block, large values", lambda rng: (tensor(rng, 1, 32, scale=500.0),)),
+        Case("block_size=16, a (3, 48) matrix", lambda rng: (randn(rng, 3, 48), 16)),
+        Case("a single row of one block, large values", lambda rng: (randn(rng, 1, 32, scale=500.0),)),
     ],
     mistakes=[
         Mistake("one scale per row instead of per block",
@@ -471,7 +470,7 @@ quantize_q4_blocks = Exercise(
 
 def _q4_codes(rng, n_out, n_in, bs=32):
     q = torch.from_numpy(rng.integers(-8, 8, size=(n_out, n_in))).to(torch.int8)
-    return q, tensor(rng, n_out, n_in // bs), bs
+    return q, randn(rng, n_out, n_in // bs), bs
 
 
 def _deq_repeat(q, s, bs=32):

@@ -76,7 +76,7 @@ def _config_matches(got, expected, args):
         return Fail(f"this config.json describes a model the course's GPT computes differently "
                     f"({_odd_setting(args[0])}): raise ValueError rather than load it into a model "
                     "that would give wrong logits without a word",
-                    mistake="accepted a model the course's GPT computes differently")
+                    mistake=ACCEPTED_A_MODEL_THE_COURSE_S_GPT_COMPUTES_DIFFERENTLY)
     if isinstance(got, str):
         return Fail(got if got.startswith("returned") else
                     "raised ValueError on a config the course's GPT can load")
@@ -107,6 +107,11 @@ def _config_variant(block_size=True, dropout=False, pad_vocab=False, validate=Tr
     return gpt2_config
 
 
+ACCEPTED_A_MODEL_THE_COURSE_S_GPT_COMPUTES_DIFFERENTLY = Mistake("accepted a model the course's GPT computes differently",
+                                                                 "check activation_function (the tanh GELU is 'gelu_new'), n_inner (None means "
+                                                                 "4 * n_embd) and layer_norm_epsilon (1e-5), and raise ValueError otherwise.",
+                                                                 _config_variant(validate=False))
+
 gpt2_config = Exercise(
     id="14.gpt2_config", points=1, difficulty="easy", minutes=10,
     compare=_config_matches,
@@ -136,10 +141,7 @@ gpt2_config = Exercise(
                 "nanoGPT pads vocab_size to 50304 for speed when it trains from scratch; the "
                 "checkpoint's wte has exactly vocab_size = 50257 rows, so use that.",
                 _config_variant(pad_vocab=True)),
-        Mistake("accepted a model the course's GPT computes differently",
-                "check activation_function (the tanh GELU is 'gelu_new'), n_inner (None means "
-                "4 * n_embd) and layer_norm_epsilon (1e-5), and raise ValueError otherwise.",
-                _config_variant(validate=False)),
+        ACCEPTED_A_MODEL_THE_COURSE_S_GPT_COMPUTES_DIFFERENTLY,
     ],
 )
 
@@ -185,9 +187,9 @@ def _state_dict_matches(got, expected, args):
     missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
     if any(k.endswith((".attn.bias", ".attn.masked_bias")) for k in extra):
         return Fail(f"unexpected keys {extra[:3]}: these are GPT-2's causal-mask buffers",
-                    mistake="causal-mask buffer loaded as a weight")
+                    mistake=CAUSAL_MASK_BUFFER_LOADED_AS_A_WEIGHT)
     if missing == ["lm_head.weight"] and not extra:
-        return Fail("'lm_head.weight' is missing", mistake="lm_head.weight missing")
+        return Fail("'lm_head.weight' is missing", mistake=LM_HEAD_WEIGHT_MISSING)
     if missing or extra:
         return Fail(f"the keys differ from GPT(config).state_dict()'s: missing {missing[:4]}, "
                     f"unexpected {extra[:4]}")
@@ -222,6 +224,17 @@ def _convert_variant(transpose="by name", embeddings=False, drop_buffers=True, l
     return convert
 
 
+CAUSAL_MASK_BUFFER_LOADED_AS_A_WEIGHT = Mistake("causal-mask buffer loaded as a weight",
+                                                "h.N.attn.bias is GPT-2's causal mask (1, 1, n_positions, n_positions), a buffer, not "
+                                                "a parameter (the c_attn bias is attn.c_attn.bias). Drop the keys that end in "
+                                                "attn.bias or attn.masked_bias: the course's attention builds its mask itself.",
+                                                _convert_variant(drop_buffers=False))
+LM_HEAD_WEIGHT_MISSING = Mistake("lm_head.weight missing",
+                                 "the course's GPT ties lm_head to wte, and its state dict lists that one matrix "
+                                 "under both names; the real checkpoint has no lm_head.weight, so set "
+                                 "out['lm_head.weight'] = out['transformer.wte.weight'].",
+                                 _convert_variant(lm_head=False))
+
 convert_gpt2_state_dict = Exercise(
     id="14.convert_gpt2_state_dict", points=3, difficulty="medium", minutes=30,
     compare=_state_dict_matches,   # a transpose or a rename copies values: they must be exact
@@ -244,21 +257,13 @@ convert_gpt2_state_dict = Exercise(
                 "wte (V, C) and wpe (T, C) are embedding tables, stored the same way in both "
                 "models; only the Conv1D weights are transposed.",
                 _convert_variant(embeddings=True)),
-        Mistake("causal-mask buffer loaded as a weight",
-                "h.N.attn.bias is GPT-2's causal mask (1, 1, n_positions, n_positions), a buffer, not "
-                "a parameter (the c_attn bias is attn.c_attn.bias). Drop the keys that end in "
-                "attn.bias or attn.masked_bias: the course's attention builds its mask itself.",
-                _convert_variant(drop_buffers=False)),
+        CAUSAL_MASK_BUFFER_LOADED_AS_A_WEIGHT,
         Mistake("dropped c_attn.bias with the mask buffers",
                 "'h.0.attn.c_attn.bias'.endswith('attn.bias') is True: a test for the mask buffers "
                 "must include the dot, name.endswith('.attn.bias'), or it throws away the "
                 "attention's real bias too.",
                 _convert_variant(buffers=("attn.bias", "attn.masked_bias"))),
-        Mistake("lm_head.weight missing",
-                "the course's GPT ties lm_head to wte, and its state dict lists that one matrix "
-                "under both names; the real checkpoint has no lm_head.weight, so set "
-                "out['lm_head.weight'] = out['transformer.wte.weight'].",
-                _convert_variant(lm_head=False)),
+        LM_HEAD_WEIGHT_MISSING,
         Mistake("'transformer.' prefix not added",
                 "the real gpt2 file's keys have no prefix ('h.0.ln_1.weight', 'wte.weight'); the "
                 "course's GPT keeps its body in model.transformer, so its keys start with "
@@ -316,9 +321,9 @@ def _pretrained_matches(got, expected, args):
     if got["tied"] != expected["tied"] or got["parameters"] != expected["parameters"]:
         return Fail(f"right logits, but your model has {got['parameters']:,} parameters where the "
                     f"checkpoint has {expected['parameters']:,}: lm_head.weight is its own tensor, "
-                    "not wte's", mistake="lm_head doubly counted")
+                    "not wte's", mistake=LM_HEAD_DOUBLY_COUNTED)
     if got["training"] != expected["training"]:
-        return Fail("the model is in training mode", mistake="left in training mode")
+        return Fail("the model is in training mode", mistake=LEFT_IN_TRAINING_MODE)
     return None
 
 
@@ -341,6 +346,17 @@ def _pretrained_variant(head="tied", eval_mode=True):
     return from_pretrained
 
 
+LM_HEAD_DOUBLY_COUNTED = Mistake("lm_head doubly counted",
+                                 "the tie must survive loading: load_state_dict copies into the model's own (tied) "
+                                 "parameters, but load_state_dict(..., assign=True) or lm_head.weight = "
+                                 "nn.Parameter(wte.clone()) makes two (V, C) matrices — GPT-2 would count 163M "
+                                 "parameters instead of 124M, and fine-tuning would update the two apart.",
+                                 _pretrained_variant(head="copy"))
+LEFT_IN_TRAINING_MODE = Mistake("left in training mode",
+                                "return model.eval(): a loaded model is for inference, and dropout (if a config "
+                                "sets it) must be off.",
+                                _pretrained_variant(eval_mode=False))
+
 from_pretrained = Exercise(
     id="14.from_pretrained", points=2, difficulty="medium", minutes=15,
     compare=_pretrained_matches,
@@ -351,16 +367,8 @@ from_pretrained = Exercise(
                 "GPT-2 has no output layer of its own: its logits use wte (weight tying). Keep "
                 "the course GPT's lm_head, which is tied to wte; loading wte fills both.",
                 _pretrained_variant(head="fresh")),
-        Mistake("lm_head doubly counted",
-                "the tie must survive loading: load_state_dict copies into the model's own (tied) "
-                "parameters, but load_state_dict(..., assign=True) or lm_head.weight = "
-                "nn.Parameter(wte.clone()) makes two (V, C) matrices — GPT-2 would count 163M "
-                "parameters instead of 124M, and fine-tuning would update the two apart.",
-                _pretrained_variant(head="copy")),
-        Mistake("left in training mode",
-                "return model.eval(): a loaded model is for inference, and dropout (if a config "
-                "sets it) must be off.",
-                _pretrained_variant(eval_mode=False)),
+        LM_HEAD_DOUBLY_COUNTED,
+        LEFT_IN_TRAINING_MODE,
     ],
 )
 
@@ -419,7 +427,7 @@ def _text_matches(got, expected, args):
     if work > 2 * cached_work + n + 2:
         return Fail(f"right text, but your model embedded {work} positions where a cache needs "
                     f"{cached_work}: it recomputes the whole context for each token",
-                    mistake="recomputed the whole context every step")
+                    mistake=RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP)
     return None
 
 
@@ -440,6 +448,11 @@ def _generate_variant(keep_prompt=False, stop=True, cache=True):
         return tokenizer.decode((ids if keep_prompt else []) + new)
     return generate_text
 
+
+RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP = Mistake("recomputed the whole context every step",
+                                                  "feed the prompt once, then only the newest token, through chapter 12's "
+                                                  "forward_cached with a KVCache; at GPT-2's size that is several times faster.",
+                                                  _generate_variant(cache=False))
 
 generate_text = Exercise(
     id="14.generate_text", points=2, difficulty="medium", minutes=20,
@@ -462,10 +475,7 @@ generate_text = Exercise(
                 "when the sampled id is stop_token (GPT-2's <|endoftext|>, 50256), the text is "
                 "over: stop there, and leave the stop token out of the text.",
                 _generate_variant(stop=False)),
-        Mistake("recomputed the whole context every step",
-                "feed the prompt once, then only the newest token, through chapter 12's "
-                "forward_cached with a KVCache; at GPT-2's size that is several times faster.",
-                _generate_variant(cache=False)),
+        RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
     ],
 )
 

@@ -31,7 +31,10 @@ class MultiHeadAttention(nn.Module):
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)       # mixes the heads' outputs
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
-        self.fast = True  # torch's fused kernel: the same maths as the explicit lines below
+        # Not for learners to write: `fast` switches to torch's fused kernel,
+        # F.scaled_dot_product_attention(..., is_causal=True), the same maths without the (T, T)
+        # matrix; chapter 10 trains with it, and tests/test_gpt_fast_path.py proves both agree.
+        self.fast = True
 
     def forward(self, x):
         B, T, C = x.shape
@@ -70,6 +73,16 @@ class LayerNorm(nn.Module):
 def gelu(x):
     """GPT-2's GELU, tanh approximation, elementwise on a tensor of any shape."""
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def dropout(x, p, training):
+    """Inverted dropout: in training zero each element with probability p and scale the rest by 1/(1-p)."""
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)                    # 1/(1-p) would be 0/0 = NaN
+    keep = torch.rand_like(x) >= p                    # (same shape as x): True with probability 1-p
+    return x * keep / (1 - p)
 
 
 class FeedForward(nn.Module):

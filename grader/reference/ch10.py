@@ -154,7 +154,7 @@ def train_gpt(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_l
               eval_batches=20, generator=None, live=True):
     """Train `model` with AdamW, a cosine schedule and gradient clipping; return the history."""
     optimizer = configure_optimizer(model, weight_decay, lr)
-    history = {"step": [], "train": [], "val": [], "loss": []}
+    history = {"step": [], "train": [], "val": [], "loss": [], "grad_norm": []}
     plot = LiveLossPlot() if live else None
     splits = {"train": train_data, "val": val_data}
 
@@ -176,8 +176,9 @@ def train_gpt(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_l
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)   # the norm before clipping
         optimizer.step()
         history["loss"].append(loss.item())
+        history["grad_norm"].append(norm.item())
     evaluate(max_steps)
     return history

@@ -64,7 +64,7 @@ def generate_text(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top
     if not ids:
         raise ValueError("the prompt is empty: GPT-2 needs at least one token to continue")
     block_size, n_layer = model.config.block_size, model.config.n_layer
-    idx = torch.tensor([ids], dtype=torch.long)                      # (1, T)
+    idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)  # (1, T)
     cache, new, out = KVCache(n_layer), idx[:, -block_size:], []
     for _ in range(max_new_tokens):
         if len(cache) + new.size(1) > block_size:   # the window slides: start over, as generate does
@@ -89,7 +89,8 @@ def continuation_logprob(model, prompt_ids, continuation_ids):
         raise ValueError("the prompt is empty: nothing predicts the first continuation token")
     if P + N > model.config.block_size:
         raise ValueError(f"{P} + {N} tokens do not fit in block_size={model.config.block_size}")
-    idx = torch.tensor([list(prompt_ids) + list(continuation_ids)], dtype=torch.long)  # (1, P + N)
+    idx = torch.tensor([list(prompt_ids) + list(continuation_ids)], dtype=torch.long,
+                       device=model.lm_head.weight.device)                             # (1, P + N)
     logits, _ = model(idx)                                                   # (1, P + N, V)
     logp = F.log_softmax(logits[0, P - 1:-1], dim=-1)     # (N, V): position t predicts token t + 1
-    return logp[torch.arange(N), torch.tensor(list(continuation_ids))].sum().item()
+    return logp[torch.arange(N), torch.tensor(list(continuation_ids), device=logp.device)].sum().item()

@@ -94,6 +94,25 @@ def gelu_sigmoid_form(x):
     return x * torch.sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))
 
 
+def dropout(x, p, training):
+    # torch.bernoulli draws the keep mask directly; p == 1 scales by 0 instead of dividing by 0
+    if not training:
+        return x
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return x * torch.bernoulli(torch.full_like(x, 1.0 - p)) * scale
+
+
+def dropout_where(x, p, training):
+    if not training or p == 0:
+        return x.clone()
+    keep = torch.rand(x.shape, dtype=x.dtype) < 1 - p
+    return torch.where(keep, x / max(1 - p, 1e-12), torch.zeros_like(x))
+
+
+def dropout_torch(x, p, training):
+    return F.dropout(x, p, training)
+
+
 class FeedForward(nn.Module):
     def __init__(self, n_embd, dropout=0.0, bias=True):
         super().__init__()
@@ -126,6 +145,7 @@ ALTERNATIVES = {
     "09.MultiHeadAttention": [MultiHeadAttention, MultiHeadAttentionSDPA],
     "09.LayerNorm": [LayerNorm, LayerNormByHand],
     "09.gelu": [gelu, gelu_sigmoid_form],
+    "09.dropout": [dropout, dropout_where, dropout_torch],
     "09.FeedForward": [FeedForward],
     "09.Block": [Block],
 }

@@ -91,7 +91,7 @@ def train_gpt(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_l
     """A while loop; clipping by hand (scale all gradients by clip / norm)."""
     block = model.config.block_size
     opt = configure_optimizer(model, weight_decay, lr)
-    hist = {"step": [], "train": [], "val": [], "loss": []}
+    hist = {"step": [], "train": [], "val": [], "loss": [], "grad_norm": []}
 
     def batch(data):
         i = torch.randint(0, len(data) - block, (batch_size,), generator=generator)
@@ -123,6 +123,7 @@ def train_gpt(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_l
                 p.grad.mul_(grad_clip / (norm + 1e-6))
         opt.step()
         hist["loss"].append(loss.item())
+        hist["grad_norm"].append(norm)                # a 0-d tensor: accepted as a number
         step += 1
     evaluate(max_steps)
     return hist
