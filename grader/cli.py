@@ -27,6 +27,13 @@ def cmd_check(args) -> int:
         else:
             print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.exercise:   # one exercise: GitHub Classroom's one-step-per-exercise grading
+        chosen = [r for r in report.results if r.id == args.exercise]
+        if not chosen:
+            print(f"error: {args.notebook} has no exercise {args.exercise!r}; its exercises: "
+                  + ", ".join(r.id for r in report.results), file=sys.stderr)
+            return 2
+        report.results = chosen
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -52,6 +59,10 @@ def cmd_grade(args) -> int:
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.gradebook:
+        from .gradebook import write
+        print(f"wrote {write(args.csv, args.gradebook)}: one row per student, one column per chapter",
+              file=sys.stderr)
     return 0
 
 
@@ -88,6 +99,29 @@ def cmd_student_build(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from .gradescope import BuildError, build
+    try:
+        path = build(args.chapters, args.output)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: upload it as the assignment's autograder on Gradescope")
+    return 0
+
+
+def cmd_classroom(args) -> int:
+    from .classroom import build
+    from .student import BuildRefused
+    try:
+        path = build(args.chapters, args.output, _released(args.release))
+    except BuildRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} and the notebooks in {args.output}: push it as the assignment's template repository")
+    return 0
+
+
 def cmd_build(args) -> int:
     from .build import build_all
     changed = build_all(check_only=args.check)
@@ -108,12 +142,16 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
+    p.add_argument("--exercise", default=None, metavar="ID",
+                   help="report only this exercise (e.g. 01.one_hot): exit 0 only when it passes")
     _trust_options(p, instructor_flag=True)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)")
     p.add_argument("folder", help="one folder per student, or nbgrader's submitted/ folder")
     p.add_argument("--csv", required=True, help="scores file; rows are appended, graded notebooks skipped")
+    p.add_argument("--gradebook", default=None, metavar="FILE",
+                   help="also write a per-student summary for LMS gradebooks (a column per chapter)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--memory-mb", type=int, default=4096)
@@ -131,6 +169,18 @@ def main(argv=None) -> int:
                    help="chapters whose reference the students may have ('' for none)")
     p.add_argument("--out", required=True, help="folder for the wheel and course/")
     p.set_defaults(func=cmd_student_build)
+
+    p = sub.add_parser("gradescope", help="build Gradescope's autograder zip for these chapters")
+    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p.add_argument("-o", "--output", default="autograder.zip")
+    p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("classroom", help="write a GitHub Classroom template repository for these chapters")
+    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--release", default=None, metavar="01,02",
+                   help="chapters whose reference the students' wheel holds (default: CHAPTERS)")
+    p.set_defaults(func=cmd_classroom)
 
     p = sub.add_parser("build", help="regenerate course/ and the reference solutions from solutions/")
     p.add_argument("--check", action="store_true", help="only report what is out of date")

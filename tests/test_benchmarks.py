@@ -192,3 +192,14 @@ def test_gpu_check_training_path_runs_on_the_cpu():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "chapter 10 on cpu: 4 layers" in run.stdout
     assert "steps/s" in run.stdout and "loss reached: train" in run.stdout and "sample:" in run.stdout
+
+
+@pytest.mark.slow
+def test_grade_class_times_every_engine(tmp_path):
+    """benchmarks/grade_class.py on a class of 2: one line per engine (the figures in
+    docs/scaling.md come from the 100-student run)."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade_class.py"), "--students", "2"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [l for l in done.stdout.splitlines() if "per submission" in l]
+    assert [l.split()[0] for l in lines] == ["grader", "Gradescope", "nbgrader"], done.stdout
