@@ -137,20 +137,23 @@ def test_present_file_is_kept_and_wrong_one_replaced(tmp_path, server, unreachab
     assert fetch(tmp_path, [server + "good/"])[0].read_bytes() == BODY
 
 
+class InterruptingBar:
+    """Stands in for tqdm: Ctrl-C arrives after the first chunk."""
+
+    def __init__(self, **kw):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        raise KeyboardInterrupt
+
+
 def test_interrupt_leaves_no_partial_file(tmp_path, server, monkeypatch):
-    class InterruptingBar:  # stands in for tqdm; Ctrl-C arrives after the first chunk
-        def __init__(self, **kw):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, n):
-            raise KeyboardInterrupt
-
     monkeypatch.setattr(download, "tqdm", InterruptingBar)
     with pytest.raises(KeyboardInterrupt):
         fetch(tmp_path, [server + "good/"])
@@ -248,19 +251,6 @@ def test_gpt2_wrong_partial_bytes_are_dropped(tmp_path, httpd):
 def test_gpt2_interrupt_keeps_partial_file(tmp_path, httpd, monkeypatch):
     """Ctrl-C during the big download keeps what has arrived, for the next call to resume."""
     httpd.routes["/ranged/model.safetensors"] = (BODY, False)
-
-    class InterruptingBar:
-        def __init__(self, **kw):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, n):
-            raise KeyboardInterrupt
 
     monkeypatch.setattr(download, "tqdm", InterruptingBar)
     with pytest.raises(KeyboardInterrupt):
