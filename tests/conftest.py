@@ -7,6 +7,12 @@ the normal `pytest` output (no `-s` needed) and a chapter creeping over its budg
 """
 import pytest
 
+# setuptools replaces the standard library's `distutils` with its own the first time it is
+# imported, and asserts it succeeded; nbgrader imports setuptools lazily (nbgrader.utils). In the
+# full run, a test before tests/test_kernel_client.py left the standard `distutils` loaded, and that
+# assertion then failed inside `import nbgrader`. Importing setuptools first makes the order moot.
+import setuptools  # noqa: F401,E402
+
 _TIMES = pytest.StashKey[list]()
 
 
