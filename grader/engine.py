@@ -54,17 +54,20 @@ class Mistake:
 class Requirement:
     """One behaviour the notebook's instructions ask of an exercise, and the cases that enforce it.
 
-        Requirement("raises ValueError when k > n", "k larger than n")
+        Requirement("must raise ValueError when k > n", "k larger than n")
+        Requirement("A picture of the heads", not_checked="a figure, not a behaviour")
 
-    `says` quotes the notebook (tests/test_requirements.py checks that the instructions contain it);
-    `by` names the exercise's cases, or "pure" for "leaves its arguments unchanged" (Exercise.pure).
+    `says` quotes the exercise's instructions in the notebook (its section's text and its stub;
+    tests/test_requirements.py checks the quote is there). `by` names the exercise's cases that
+    enforce it, or "pure" for "leaves its arguments unchanged" (Exercise.pure). A sentence that
+    looks like an instruction but asks nothing gradable is listed with `not_checked`, the reason.
     `python -m tests.requirements` prints every exercise's table for a reviewer."""
 
-    def __init__(self, says: str, *by: str):
-        self.says, self.by = says, by
+    def __init__(self, says: str, *by: str, not_checked: str = ""):
+        self.says, self.by, self.not_checked = says, by, not_checked
 
     def __repr__(self):
-        return f"Requirement({self.says!r}, {', '.join(map(repr, self.by))})"
+        return f"Requirement({self.says!r}, {', '.join(map(repr, self.by)) or self.not_checked!r})"
 
 
 @dataclass
