@@ -525,12 +525,12 @@ def globals_used(target, namespace: dict) -> set[str]:
 
 
 def siblings_used(exercise: Exercise, fn, namespace) -> list[Exercise]:
-    """The chapter's other exercises that `fn` calls by name and that the namespace defines."""
+    """The chapter's other exercises that `fn` calls by name (defined by the learner or not)."""
     if not isinstance(namespace, dict):
         return []
     used = globals_used(fn, namespace)
     return [other for other in chapter_exercises(exercise.chapter)
-            if other.id != exercise.id and other.name in used and other.name in namespace]
+            if other.id != exercise.id and other.name in used]
 
 
 @contextlib.contextmanager
@@ -594,7 +594,8 @@ def grade_function(exercise: Exercise, fn) -> ExerciseResult:
     helped = _graded(exercise, fn, swap=siblings)
     if helped.passed:
         namespace = learner_namespace(fn)
-        wrong = [s for s in siblings if not _graded(s, namespace[s.name], swap=[]).passed] or siblings
+        wrong = [s for s in siblings if s.name not in namespace
+                 or not _graded(s, namespace[s.name], swap=[]).passed] or siblings
         names = ", ".join(f"`{s.name}`" for s in wrong)
         it = "it" if len(wrong) == 1 else "them"
         helped.note = (f"right with the course's {names} in place of yours, which "
