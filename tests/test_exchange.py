@@ -331,6 +331,21 @@ def run_cell(page, cell):
     expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=KERNEL_MS)
 
 
+def stop_servers(api, users, timeout_s=120):
+    """Stop the users' servers through the hub and wait until they have stopped (kernels
+    included), so that the fixtures' teardown finds no process left to the accounts."""
+    for user in users:
+        try:
+            api("DELETE", f"/users/{user}/server")
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(api("GET", f"/users/{user}")["servers"] for user in users):
+            return
+        time.sleep(1)
+
+
 @with_browser
 def test_the_assignment_in_the_browser_through_the_hub(hub):
     """A student and the instructor, in a real (headless) Chromium, through the hub.
@@ -475,8 +490,4 @@ def test_the_assignment_in_the_browser_through_the_hub(hub):
             browser.close()
             shutil.copy(hub_dir / "hub.log", ARTIFACTS / "hub.log")   # the hub's and the servers' logs
             print(f"the browser test took {time.monotonic() - started:.0f} s; browser errors: {problems[-20:]}")
-            for user in (LEARNER, TEACHER):
-                try:
-                    api("DELETE", f"/users/{user}/server")
-                except OSError:
-                    pass
+            stop_servers(api, (LEARNER, TEACHER))
