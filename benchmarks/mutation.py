@@ -176,10 +176,16 @@ def drop_method(node, ctx):
     return []
 
 
+SYMMETRIC_METHODS = {"transpose", "swapaxes", "swapdims"}   # x.transpose(1, 2) is x.transpose(2, 1)
+
+
 def swap_arguments(node, ctx):
-    """Swap two neighbouring positional arguments of a call (`f(a, b)` -> `f(b, a)`)."""
+    """Swap two neighbouring positional arguments of a call (`f(a, b)` -> `f(b, a)`); not the
+    two axes of `transpose`, which name the same swap either way round."""
     out = []
-    if isinstance(node, ast.Call) and not any(isinstance(a, ast.Starred) for a in node.args):
+    symmetric = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr in SYMMETRIC_METHODS and len(node.args) == 2
+    if isinstance(node, ast.Call) and not symmetric and not any(isinstance(a, ast.Starred) for a in node.args):
         for i in range(len(node.args) - 1):
             if ast.unparse(node.args[i]) != ast.unparse(node.args[i + 1]):
                 new = copy.copy(node)
@@ -205,11 +211,13 @@ def augmented_to_plain(node, ctx):
 
 
 def slice_bound(node, ctx):
-    """Drop one bound of a slice: `[:-1]` -> `[:]`, `[1:]` -> `[:]`, `[::2]` -> `[:]`."""
+    """Drop one bound of a slice: `[:-1]` -> `[:]`, `[1:]` -> `[:]`, `[::2]` -> `[:]` (not a
+    bound that is already the default: `[0::2]` -> `[::2]` is the same slice)."""
     out = []
     if isinstance(node, ast.Slice):
-        for name in ("lower", "upper", "step"):
-            if getattr(node, name) is not None:
+        for name, default in (("lower", 0), ("upper", None), ("step", 1)):
+            bound = getattr(node, name)
+            if bound is not None and not (isinstance(bound, ast.Constant) and bound.value == default):
                 new = copy.copy(node)
                 setattr(new, name, None)
                 out.append(new)
@@ -395,14 +403,42 @@ def identity_source(exercise):
     return ast.unparse(ast.parse(inspect.getsource(exercise.reference())))
 
 
+def reference_tree(exercise):
+    """The reference object's own source, parsed, with the line numbers of its file: graded
+    with a line tracer, it tells which lines the checks run at all."""
+    lines, first_line = inspect.getsourcelines(exercise.reference())
+    return ast.increment_lineno(ast.parse("".join(lines)), first_line - 1)
+
+
 # ---------------------------------------------------------------- grading one mutant
 
-def grade_source(exercise, source, module):
-    """Grade `source` (the exercise's object, rewritten) as a learner's answer: executed in a
-    copy of the reference module's namespace, checked without naming mistakes (faster)."""
+def _filename(exercise):
+    return f"<mutant of {exercise.id}>"
+
+
+def grade_source(exercise, source, module, lines=None):
+    """Grade `source` (the exercise's object, rewritten; text or a parsed tree) as a learner's
+    answer: executed in a copy of the reference module's namespace, checked without naming
+    mistakes (faster). `lines`: a set that collects the lines of `source` that ran."""
     namespace = dict(vars(module))
-    exec(compile(source, f"<mutant of {exercise.id}>", "exec"), namespace)
-    return grade_function(dataclasses.replace(exercise, mistakes=[]), namespace[exercise.name])
+    filename = _filename(exercise)
+    if lines is not None:
+        def tracer(frame, event, arg):
+            if frame.f_code.co_filename != filename:
+                return None
+            lines.add(frame.f_lineno)
+            return local
+
+        def local(frame, event, arg):
+            if event == "line":
+                lines.add(frame.f_lineno)
+            return local
+        sys.settrace(tracer)
+    try:
+        exec(compile(source, filename, "exec"), namespace)
+        return grade_function(dataclasses.replace(exercise, mistakes=[]), namespace[exercise.name])
+    finally:
+        sys.settrace(None)
 
 
 def _memory_cap(extra_bytes):
@@ -417,7 +453,7 @@ def _memory_cap(extra_bytes):
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _child(exercise, source, module, write_fd, memory):
+def _child(exercise, source, module, write_fd, memory, trace):
     """In the forked child: grade, write one JSON line, exit without cleanup."""
     code = 0
     try:
@@ -427,9 +463,12 @@ def _child(exercise, source, module, write_fd, memory):
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if memory:
             _memory_cap(memory)
+        lines = set() if trace else None
         try:
-            result = grade_source(exercise, source, module)
+            result = grade_source(exercise, source, module, lines)
             verdict = {"status": result.status, "message": result.message.split("\n", 1)[0][:300]}
+            if trace:
+                verdict["lines"] = sorted(lines)
         except BaseException as exc:  # a mutant that cannot even be defined, or breaks the engine
             verdict = {"status": "crashed", "message": f"{type(exc).__name__}: {exc}"[:300]}
         os.write(write_fd, (json.dumps(verdict) + "\n").encode())
@@ -446,7 +485,7 @@ class Pool:
         self.jobs, self.memory = jobs, memory
         self.running = {}   # read fd -> (pid, key, deadline, chunks)
 
-    def submit(self, key, exercise, source, module, limit):
+    def submit(self, key, exercise, source, module, limit, trace=False):
         while len(self.running) >= self.jobs:
             yield from self._reap(block=True)
         read_fd, write_fd = os.pipe()
@@ -455,7 +494,7 @@ class Pool:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            _child(exercise, source, module, write_fd, self.memory)
+            _child(exercise, source, module, write_fd, self.memory, trace)
         os.close(write_fd)
         self.running[read_fd] = (pid, key, time.monotonic() + limit, [])
 
@@ -560,18 +599,19 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
             raise SystemExit(f"{exercise.id}: the reference itself does not pass: {warm.message}")
         limit = exercise.time_limit * 3 + 5
         verdicts = {}
-        jobs = [("identity", identity_source(exercise))] + [(m.id, m.source) for m in mutants]
-        for key, source in jobs:
-            for done, verdict in pool.submit(key, exercise, source, module, limit):
+        jobs = [("identity", identity_source(exercise), False), ("lines", reference_tree(exercise), True)]
+        for key, source, trace in jobs + [(m.id, m.source, False) for m in mutants]:
+            for done, verdict in pool.submit(key, exercise, source, module, limit, trace):
                 verdicts[done] = verdict
         for done, verdict in pool.drain():
             verdicts[done] = verdict
         if verdicts["identity"]["status"] != "passed":
             raise SystemExit(f"{exercise.id}: the unchanged reference, run as the mutants are, "
                              f"does not pass: {verdicts['identity']}")
+        ran = set(verdicts["lines"].get("lines", ()))
         known = equivalent.get(exercise.id, {})
         row = {"exercise": exercise.id, "total": total, "mutants": len(mutants), "killed": 0,
-               "equivalent": 0, "survived": 0, "seconds": 0.0}
+               "equivalent": 0, "survived": 0, "not_run": 0, "seconds": 0.0}
         for m in mutants:
             status = verdicts[m.id]["status"]
             if status != "passed":
@@ -581,9 +621,11 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
             else:
                 outcome = "survived"
             row[outcome] += 1
+            not_run = outcome == "survived" and m.line not in ran
+            row["not_run"] += not_run
             records.append({"id": m.id, "exercise": exercise.id, "operator": m.operator,
                             "where": m.where, "line": m.line, "description": m.description,
-                            "outcome": outcome, "status": status,
+                            "outcome": outcome, "status": status, "line_not_run": not_run,
                             "message": verdicts[m.id].get("message", ""),
                             "_mutant": m, "_module": module})
         row["seconds"] = time.perf_counter() - start
@@ -591,7 +633,8 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
         if verbose:
             sampled = f" (sampled from {total})" if len(mutants) < total else ""
             print(f"  {exercise.id:<40} {len(mutants):4d} mutants{sampled}, {row['killed']:4d} killed, "
-                  f"{row['equivalent']:3d} equivalent, {row['survived']:3d} survived  "
+                  f"{row['equivalent']:3d} equivalent, {row['survived']:3d} survived"
+                  f"{f' ({nr} on lines no case runs)' if (nr := row['not_run']) else ''}  "
                   f"({row['seconds']:.1f} s)", flush=True)
     return rows, records
 
@@ -635,7 +678,7 @@ def main(argv=None):
         rows, records = run_chapter(chapter, pool, set(args.exercise), args.max_per_exercise, args.verbose)
         if not rows:
             continue
-        total = {k: sum(r[k] for r in rows) for k in ("total", "mutants", "killed", "equivalent", "survived")}
+        total = {k: sum(r[k] for r in rows) for k in ("total", "mutants", "killed", "equivalent", "survived", "not_run")}
         total["seconds"] = time.perf_counter() - start
         total["chapter"] = chapter
         total["score"] = score(total["killed"], total["mutants"], total["equivalent"])
@@ -643,12 +686,14 @@ def main(argv=None):
         everything += records
         sampled = f" (a sample of {total['mutants']} of {total['total']})" if total["mutants"] < total["total"] else ""
         print(f"chapter {chapter}: {total['mutants']} mutants{sampled}, {total['killed']} killed, "
-              f"{total['equivalent']} equivalent, {total['survived']} survived: score {total['score']:.1f}% "
+              f"{total['equivalent']} equivalent, {total['survived']} survived "
+              f"({total['not_run']} on lines no case runs): score {total['score']:.1f}% "
               f"({total['seconds']:.0f} s)", flush=True)
         if args.survivors:
             for r in records:
                 if r["outcome"] == "survived":
-                    print(f"  survived {r['id']}  {r['exercise']}  [{r['operator']}, in {r['where']}]  "
+                    tag = ", a line no case runs" if r["line_not_run"] else ""
+                    print(f"  survived {r['id']}  {r['exercise']}  [{r['operator']}, in {r['where']}{tag}]  "
                           f"{r['description']}\n{context(r['_mutant'], r['_module'])}")
 
     print(f"\n{'chapter':<8} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'score':>7} {'seconds':>8}")
