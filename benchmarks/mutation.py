@@ -371,14 +371,14 @@ def _shown(node, replacement, parents):
     if len(ast.unparse(replacement)) >= 12:
         return ()
     outer = parents[node]
-    while len(ast.unparse(outer)) < 20 and not isinstance(parents.get(outer, ast.Pass()), ast.stmt):
+    while len(ast.unparse(outer)) < 20 and not isinstance(outer, ast.stmt) \
+            and not isinstance(parents.get(outer, ast.Pass()), ast.stmt):
         outer = parents[outer]
-    if isinstance(outer, ast.stmt):
-        return ()
-    after = ast.unparse(outer)
+    show = _header if isinstance(outer, ast.stmt) else ast.unparse   # `self.fast = True` -> `... = False`
+    after = show(outer)
     undo = _replace(parents[node], replacement, node)
     try:
-        before = ast.unparse(outer)
+        before = show(outer)
     finally:
         undo()
     return (before, after)
