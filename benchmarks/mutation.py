@@ -270,9 +270,19 @@ def _header(stmt):
     return ast.unparse(shallow).split("\n", 1)[0]
 
 
-def _short(text, width=70):
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width // 2 - 2] + " ... " + text[-(width // 2 - 3):]
+def _window(before, after, width=70):
+    """The two texts cut to the same window of about `width` characters around their first
+    difference, so a long line still shows what changed."""
+    before, after = " ".join(before.split()), " ".join(after.split())
+    if max(len(before), len(after)) <= width:
+        return before, after
+    same = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+    start = max(0, same - width // 3)
+
+    def cut(text):
+        piece = text[start:start + width]
+        return ("..." if start else "") + piece + ("..." if start + width < len(text) else "")
+    return cut(before), cut(after)
 
 
 @dataclasses.dataclass
@@ -289,8 +299,8 @@ class Mutant:
 
     @property
     def description(self):
-        before, after = self.shown or (self.original, self.mutated)
-        return f"line {self.line}: `{_short(before)}` -> `{_short(after)}`"
+        before, after = _window(*(self.shown or (self.original, self.mutated)))
+        return f"line {self.line}: `{before}` -> `{after}`"
 
 
 def _replace(parent, old, new):
