@@ -2,8 +2,15 @@
 solution the grader rejects (issue 15, point 3).
 
     python benchmarks/mutation.py [CHAPTERS ...] [--exercise ID ...] [-v] [--survivors]
-                                  [--jobs N] [--max-per-exercise N] [--json FILE]
+                                  [--jobs N] [--max-per-exercise N] [--quick-timeout] [--json FILE]
     python benchmarks/mutation.py --stale          # equivalence records whose mutant is gone
+
+`-v` prints a line per exercise; `--survivors` each surviving mutant with its id, its change and
+the reference's lines around it, so that an engineer either adds a case that kills it or records
+it as equivalent. A survivor on a line that no case runs at all (the reference graded once with a
+line tracer) is marked so: there the fix is a case that reaches the line (the explicit branch
+behind a `fast` switch, an error path), not a sharper comparison. The chapter lines and the final
+table give mutants, killed (and how many by timeout), equivalent, survived, score and seconds.
 
 Each mutant is the reference object of one exercise (`exercise.reference()`, a function or a
 class from `grader/reference/chNN.py`) with exactly one change: `+` for `-`, `<` for `<=`, a
@@ -14,7 +21,9 @@ exactly as a learner's answer is. A mutant the grader passes *survived*: either 
 a wrong answer (add a case) or the change does not change behaviour; that is recorded by hand,
 with a one-line reason, in `tests/mutants/chNN.json` (`{"NN.name": {"<id>": {"change": ...,
 "why": ...}}}`; not in the grader package, since the descriptions quote reference code). The
-score of a chapter is killed / (mutants - equivalent); the target is 95 %.
+score of a chapter is killed / (mutants - equivalent); the target is 95 %. Recording is a
+deliberate hand edit: the driver never writes that file. Only syntactic no-ops are never
+generated (a slice bound that is already the default, `transpose(1, 2)` as `transpose(2, 1)`).
 
 Why a small driver over Python's `ast` and not mutmut, cosmic-ray or poodle: those tools mutate
 files on disk and judge a mutant by the exit code of a whole test suite, while here the unit is
