@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the course package of this tree
     sys.path.insert(0, str(ROOT))
 
+from grader import engine  # noqa: E402
 from grader.engine import chapter_exercises, chapter_modules, grade_function  # noqa: E402
 
 MUTANTS_DIR = ROOT / "tests" / "mutants"
@@ -462,6 +463,27 @@ def grade_source(exercise, source, module, lines=None, time_limit=None):
         sys.settrace(None)
 
 
+_EXPECTED = {}
+
+
+def remember_expected_outcomes():
+    """Make the engine compute the reference's outcome of each case once, in the warm-up before
+    the forks, instead of once in every child: an exercise that trains a model then costs one
+    training per mutant, not two. The reference is seeded and deterministic, so the verdicts
+    are the same; each child gets its own copy, so a comparator cannot change the next one's."""
+    compute = engine.expected_outcome
+    if getattr(compute, "remembers", False):
+        return
+
+    def expected_outcome(exercise, index):
+        key = (exercise.id, index)
+        if key not in _EXPECTED:
+            _EXPECTED[key] = compute(exercise, index)
+        return copy.deepcopy(_EXPECTED[key])
+    expected_outcome.remembers = True
+    engine.expected_outcome = expected_outcome
+
+
 def _memory_cap(extra_bytes):
     """Cap the child's address space at what it maps now plus `extra_bytes`: a mutant that asks
     for a huge tensor gets a MemoryError/RuntimeError (killed) instead of taking the machine."""
@@ -711,6 +733,7 @@ def main(argv=None):
 
     import torch  # one thread in the parent before any torch work, so forking is safe
     torch.set_num_threads(1)
+    remember_expected_outcomes()
     pool = Pool(args.jobs, int(args.memory_gb * (1 << 30)))
     summary, everything = [], []
     for chapter in chapters:
