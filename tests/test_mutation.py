@@ -148,3 +148,19 @@ def test_equivalence_record_of_a_vanished_mutant_is_stale(tmp_path, monkeypatch)
         {"01.to_vectors": {"0000000000": {"change": "line 1: `a` -> `b`", "why": "gone"}}}))
     monkeypatch.setattr(mutation, "MUTANTS_DIR", tmp_path)
     assert [p[2] for p in mutation.stale_records()] == ["0000000000"]
+
+
+def test_remembered_reference_outcomes_give_the_same_verdicts(monkeypatch):
+    """The driver computes each case's expected outcome once, before the forks; with that cache
+    the unchanged reference still passes and the wrong sign still fails (and the cache is used)."""
+    from grader import engine
+    monkeypatch.setattr(engine, "expected_outcome", engine.expected_outcome)
+    monkeypatch.setattr(mutation, "_EXPECTED", {})
+    mutation.remember_expected_outcomes()
+    ex = find_exercise("01.pairwise_sq_distances")
+    assert engine.grade_function(ex, ex.reference()).passed       # fills the cache
+    assert len(mutation._EXPECTED) == len(ex.cases)
+    minus = next(m for m in mutation.exercise_mutants(ex)[0]
+                 if m.operator == "arithmetic" and m.mutated.endswith("- (B ** 2).sum(axis=1)[None, :]"))
+    assert grade(ex, mutation.identity_source(ex)) == "passed"
+    assert grade(ex, minus.source) == "failed"
