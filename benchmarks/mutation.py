@@ -4,6 +4,7 @@ solution the grader rejects (issue 15, point 3).
     python benchmarks/mutation.py [CHAPTERS ...] [--exercise ID ...] [-v] [--survivors]
                                   [--jobs N] [--max-per-exercise N] [--quick-timeout] [--json FILE]
     python benchmarks/mutation.py --stale          # equivalence records whose mutant is gone
+    python benchmarks/mutation.py --rescore FILE ...   # earlier --json runs, today's records
 
 `-v` prints a line per exercise; `--survivors` each surviving mutant with its id, its change and
 the reference's lines around it, so that an engineer either adds a case that kills it or records
@@ -704,6 +705,37 @@ def score(killed, mutants, equivalent):
     return 100.0 * killed / live if live else 100.0
 
 
+def print_table(summary, max_per_exercise=None):
+    print(f"\n{'chapter':<8} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'score':>7} {'seconds':>8}")
+    for t in summary:
+        mark = "ok" if t["score"] >= TARGET else f"below {TARGET:g}%"
+        sampled = "*" if t["mutants"] < t["total"] else " "
+        print(f"{t['chapter']:<8} {t['mutants']:>7}{sampled} {t['killed']:>7} {t['equivalent']:>7} "
+              f"{t['survived']:>9} {t['score']:>6.1f}% {t['seconds']:>8.0f}  {mark}"
+              + (f" (skipped: {', '.join(t['skipped'])})" if t.get("skipped") else ""))
+    if any(t["mutants"] < t["total"] for t in summary):
+        print(f"* sampled: at most {max_per_exercise or '?'} mutants per exercise (--max-per-exercise)")
+    print(f"target: at least {TARGET:g}% of non-equivalent mutants killed in every chapter")
+
+
+def rescore(files):
+    """Scores of earlier runs (their --json files) with today's equivalence records, without
+    grading anything again: for after recording equivalents."""
+    summary = []
+    for name in files:
+        run = json.loads(Path(name).read_text())
+        for chapter in run["chapters"]:
+            known = load_equivalent(chapter["chapter"])
+            mutants = [m for m in run["mutants"] if m["exercise"].split(".")[0] == chapter["chapter"]]
+            killed = sum(m["status"] != "passed" for m in mutants)
+            equivalent = sum(m["status"] == "passed" and m["id"] in known.get(m["exercise"], {}) for m in mutants)
+            summary.append({**chapter, "killed": killed, "equivalent": equivalent,
+                            "survived": len(mutants) - killed - equivalent,
+                            "score": score(killed, len(mutants), equivalent)})
+    print_table(summary)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapters to run, e.g. 01 09 (default: all)")
@@ -718,12 +750,16 @@ def main(argv=None):
     parser.add_argument("--memory-gb", type=float, default=3.0, help="address space a child may add (default 3)")
     parser.add_argument("--json", help="write every mutant (id, exercise, status, description) to FILE")
     parser.add_argument("--stale", action="store_true", help="list equivalence records whose mutant is gone")
+    parser.add_argument("--rescore", nargs="+", metavar="FILE",
+                        help="print the table of earlier --json runs with today's equivalence records, grading nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per exercise")
     args = parser.parse_args(argv)
     chapters = [c.zfill(2) for c in args.chapters] or [m[2:] for m in chapter_modules()]
     if args.exercise:
         chapters = sorted({e.split(".")[0] for e in args.exercise if "." in e} or chapters)
 
+    if args.rescore:
+        return rescore(args.rescore)
     if args.stale:
         problems = stale_records(args.chapters and chapters)
         for chapter, exercise_id, mutant_id, problem in problems:
@@ -765,16 +801,7 @@ def main(argv=None):
                     print(f"  survived {r['id']}  {r['exercise']}  [{r['operator']}, in {r['where']}{tag}]  "
                           f"{r['description']}\n{context(r['_mutant'], r['_module'])}")
 
-    print(f"\n{'chapter':<8} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'score':>7} {'seconds':>8}")
-    for t in summary:
-        mark = "ok" if t["score"] >= TARGET else f"below {TARGET:g}%"
-        sampled = "*" if t["mutants"] < t["total"] else " "
-        print(f"{t['chapter']:<8} {t['mutants']:>7}{sampled} {t['killed']:>7} {t['equivalent']:>7} "
-              f"{t['survived']:>9} {t['score']:>6.1f}% {t['seconds']:>8.0f}  {mark}"
-              + (f" (skipped: {', '.join(t['skipped'])})" if t["skipped"] else ""))
-    if any(t["mutants"] < t["total"] for t in summary):
-        print(f"* sampled: at most {args.max_per_exercise} mutants per exercise (--max-per-exercise)")
-    print(f"target: at least {TARGET:g}% of non-equivalent mutants killed in every chapter")
+    print_table(summary, args.max_per_exercise)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"chapters": summary,

@@ -164,3 +164,19 @@ def test_remembered_reference_outcomes_give_the_same_verdicts(monkeypatch):
                  if m.operator == "arithmetic" and m.mutated.endswith("- (B ** 2).sum(axis=1)[None, :]"))
     assert grade(ex, mutation.identity_source(ex)) == "passed"
     assert grade(ex, minus.source) == "failed"
+
+
+def test_rescore_applies_todays_records_to_an_earlier_run(tmp_path, monkeypatch, capsys):
+    """--rescore recounts an earlier --json run: a survivor recorded since then counts as
+    equivalent, and the score is killed / (mutants - equivalent)."""
+    (tmp_path / "ch01.json").write_text(json.dumps(
+        {"01.one_hot": {"bbbbbbbbbb": {"change": "line 1: `a` -> `b`", "why": "same"}}}))
+    monkeypatch.setattr(mutation, "MUTANTS_DIR", tmp_path)
+    run = {"chapters": [{"chapter": "01", "total": 4, "mutants": 4, "seconds": 1.0}],
+           "mutants": [{"id": i, "exercise": "01.one_hot", "status": s} for i, s in
+                       (("aaaaaaaaaa", "failed"), ("bbbbbbbbbb", "passed"), ("cccccccccc", "passed"),
+                        ("dddddddddd", "timeout"))]}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert mutation.main(["--rescore", str(tmp_path / "run.json")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("01"))
+    assert row.split()[:6] == ["01", "4", "2", "1", "1", "66.7%"], row
