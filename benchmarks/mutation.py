@@ -347,7 +347,7 @@ def generate(exercise_id, source, modules=(), first_line=1):
 
     where[top], statement[top] = top.name, top
     visit(top, [top.name], top)
-    docstrings = {id(v) for n, v in ((n, n.value) for n in parents if _is_docstring(n))}
+    docstrings = {id(n.value) for n in parents if _is_docstring(n)}   # their text is not code
     ctx = {"modules": set(modules), "top": top}
     baseline = ast.unparse(tree)
     seen_sources, occurrences, out = {baseline}, {}, []
