@@ -11,7 +11,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
 
 from grader.engine import find_exercise
 
