@@ -11,7 +11,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-
 from grader.engine import find_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
