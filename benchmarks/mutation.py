@@ -12,6 +12,9 @@ it as equivalent. A survivor on a line that no case runs at all (the reference g
 line tracer) is marked so: there the fix is a case that reaches the line (the explicit branch
 behind a `fast` switch, an error path), not a sharper comparison. The chapter lines and the final
 table give mutants, killed (and how many by timeout), equivalent, survived, score and seconds.
+`--json FILE` writes {"chapters": [those figures], "mutants": [{"id", "exercise", "operator",
+"where", "line", "description", "outcome" (killed/equivalent/survived), "status" (the grader's:
+passed/failed/error/timeout/crashed...), "line_not_run", "message"}]} for other scripts.
 
 Each mutant is the reference object of one exercise (`exercise.reference()`, a function or a
 class from `grader/reference/chNN.py`) with exactly one change: `+` for `-`, `<` for `<=`, a
