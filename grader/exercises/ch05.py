@@ -131,6 +131,18 @@ def _raise_compare(what):
     return compare
 
 
+def _ids_list_compare(got, expected, args):
+    """A Python list of Python ints, as the instructions say: not a tuple, not 0-d tensors."""
+    if isinstance(expected, list) and isinstance(got, (list, tuple)) and len(got) == len(expected):
+        if not isinstance(got, list):
+            return Fail(f"encode returns a Python list of ints, got a {type(got).__name__}: wrap it in list(...)")
+        odd = next((v for v in got if not isinstance(v, int) or isinstance(v, bool)), None)
+        if odd is not None:
+            return Fail(f"encode returns a list of Python ints, but one item is {describe(odd)}: "
+                        "use the ids of stoi as they are (int(...) turns a 0-d tensor into an int)")
+    return compare_values(got, expected)
+
+
 def _encode_inputs(rng, n):
     text = random_text(rng, 30)
     return random_text(rng, n, sorted(set(text))), vocab(text)[0]
@@ -149,7 +161,7 @@ encode = Exercise(
         Case("an unknown character '@' (a clear error naming it)", _unknown_char,
              run=_raises_naming(lambda args: "@"), compare=_raise_compare("unknown character")),
     ],
-    compare=close(),
+    compare=_ids_list_compare,
     mistakes=[
         Mistake("skipped unknown characters",
                 "dropping a character silently changes the text the model sees; raise a "
@@ -163,6 +175,10 @@ encode = Exercise(
                 "encode returns a plain Python list of ints; wrap it with torch.tensor(...) "
                 "where you need a tensor.",
                 lambda text, stoi: torch.tensor([stoi[c] for c in text], dtype=torch.long)),
+        Mistake("returned a tuple",
+                "encode returns a Python list, as the instructions say: "
+                "[stoi[ch] for ch in text], not tuple(...).",
+                lambda text, stoi: tuple(stoi[c] for c in text)),
     ],
     requirements=[
         Requirement("`encode(text, stoi)` maps each character to its id and returns a Python `list` of ints",
@@ -173,6 +189,7 @@ encode = Exercise(
                                 "tests/alternatives/ch05.py's encode raises ValueError and passes"),
         Requirement("not be skipped, and not be quietly mapped to id 0", "an unknown character '@' (a clear error naming it)"),
         Requirement("Raises KeyError naming any character not in `stoi`", "an unknown character '@' (a clear error naming it)"),
+        Requirement("Round trip: `decode(encode(s, stoi), itos) == s`", "a text of 20 known characters", "the empty string"),
     ],
 )
 
@@ -231,6 +248,7 @@ decode = Exercise(
         Requirement("`decode(ids, itos)` maps back and joins the characters into one string",
                     "a list of 20 ids", "an empty list"),
         Requirement("`decode` must accept a 1-D tensor as well as a list", "a 1-D tensor of ids (as a model produces them)"),
+        Requirement("Round trip: `decode(encode(s, stoi), itos) == s`", "a list of 20 ids", "an empty list"),
         Requirement("Likewise `decode` of an id outside the vocabulary raises a `KeyError` or `ValueError` naming the id",
                     "an unknown id 99 (a clear error naming it)", "a negative id -1 is outside the vocabulary too",
                     not_checked="(the ValueError half) either error is accepted; the reference raises KeyError, "
@@ -443,6 +461,12 @@ def _float_counts(ids, V):
     return counts
 
 
+def _fancy_index_counts(ids, V):
+    counts = torch.zeros(V, V, dtype=torch.long)
+    counts[ids[:-1], ids[1:]] += 1            # a repeated (a, b) is written, not added, once
+    return counts
+
+
 FLOAT_COUNTS = Mistake("counts in float32",
                        "torch.zeros(V, V) is float32; counts are whole numbers and the docstring asks for "
                        "int64: torch.zeros(V, V, dtype=torch.long), or torch.bincount, which counts in int64.",
@@ -477,6 +501,11 @@ bigram_counts = Exercise(
                 "range(len(ids) - 2) stops one pair early: the pairs are t = 0 .. len(ids) - 2.",
                 lambda ids, V: _loop_counts(ids, V, zip(ids[:-2].tolist(), ids[1:-1].tolist()))),
         FLOAT_COUNTS,
+        Mistake("+= on repeated pairs counted once",
+                "counts[ids[:-1], ids[1:]] += 1 reads all cells, adds 1 and writes them back, so a "
+                "pair that occurs 5 times is counted once. Count with torch.bincount(a * V + b, "
+                "minlength=V * V), index_put_(..., accumulate=True), or a loop.",
+                _fancy_index_counts),
     ],
     requirements=[
         Requirement("1-D long tensor of ids -> (V, V) int64 counts, N[a, b] = how often b follows a",
