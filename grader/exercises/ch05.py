@@ -78,6 +78,8 @@ build_vocab = Exercise(
         Case("a short text with repeated characters", lambda rng: (random_text(rng, 40),)),
         Case("characters in reverse order of first appearance", lambda rng: ("zyx zyx\nabc!",)),
         Case("a single character", lambda rng: ("aaaa",)),
+        Case("a space and a newline only at the ends", lambda rng: (" abba\n",),
+             why="every character is a token, whitespace included, wherever it occurs"),
     ],
     compare=_vocab_compare,
     mistakes=[
@@ -88,11 +90,16 @@ build_vocab = Exercise(
                 "embedding table of V rows: enumerate(chars), not enumerate(chars, 1).",
                 lambda text: ({c: i for i, c in enumerate(sorted(set(text)), 1)},
                               {i: c for i, c in enumerate(sorted(set(text)), 1)})),
+        Mistake("stripped the text",
+                "every character of the text is a token, spaces and newlines included (the model must "
+                "learn to write them): build the vocabulary from the text as it is, not text.strip().",
+                lambda text: vocab(text.strip())),
     ],
     requirements=[
         Requirement("Write `build_vocab(text) -> (stoi, itos)`", "a short text with repeated characters"),
         Requirement("every distinct character of the text is one token",
-                    "a short text with repeated characters", "a single character"),
+                    "a short text with repeated characters", "a single character",
+                    "a space and a newline only at the ends"),
         Requirement("at the level of single characters", "a single character"),
         Requirement("The ids are the positions of the characters in the **sorted** list of the distinct characters",
                     "characters in reverse order of first appearance", "a short text with repeated characters"),
