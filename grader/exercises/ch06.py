@@ -1,7 +1,9 @@
 """Chapter 06, positional encoding: the checks and the mistakes they name.
 
 The encodings are formulas of the position, so the checks compare values; tolerances allow
-the angles to be computed in float32 instead of float64 (explained at each exercise).
+the angles to be computed in float32 instead of float64 (explained at each exercise). What the
+instructions ask beyond the values has a case of its own: the ValueError of
+`relative_shift_matrix` for an odd d_model, and `rotary_embedding` keeping x's dtype (float64).
 """
 import numpy as np
 import torch
