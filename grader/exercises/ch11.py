@@ -253,13 +253,13 @@ def _run_decoder(cls, args):
         return module(x, memory, src_mask)
 
 
-def _decoder(self, x, memory, src_mask, self_mask="causal", kv="memory", cross_mask=True):
+def _decoder(self, x, memory, src_mask, self_mask="causal", keys_from_memory=True, cross_mask=True):
     T = x.size(1)
     mask = {"causal": causal(T), "none": None, "upper": torch.ones(T, T, dtype=torch.bool).triu()}[self_mask]
     h = self.ln_1(x)
     x = x + self.self_attn(h, h, mask)[0]
     h = self.ln_2(x)
-    x = x + self.cross_attn(h, memory if kv == "memory" else h, src_mask[:, None, :] if cross_mask else None)[0]
+    x = x + self.cross_attn(h, memory if keys_from_memory else h, src_mask[:, None, :] if cross_mask else None)[0]
     return x + self.ff(self.ln_3(x))
 
 
@@ -275,7 +275,7 @@ class DecoderUpperTriangle(ref.DecoderLayer):
 
 class DecoderKeysFromDecoder(ref.DecoderLayer):
     def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, kv="decoder")
+        return _decoder(self, x, memory, src_mask, keys_from_memory=False)
 
 
 class DecoderMaskIgnored(ref.DecoderLayer):
