@@ -30,7 +30,6 @@ outputs in eval mode. Known mistakes are subclasses of the reference that overri
 so they have the very same parameters.
 """
 import math
-from functools import partial
 
 import numpy as np
 import torch
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .common import FLOAT32, randn, with_reference_weights
+from .common import FLOAT32, randn, variant, with_reference_weights
 from ..reference import ch11 as ref
 
 def padding(lengths, S):
@@ -593,15 +592,15 @@ greedy_decode = Exercise(
         Mistake("took the logits of the first position",
                 "decode returns logits for every position of ys; the next token comes from the "
                 "last one: logits[:, -1].",
-                partial(_greedy, position=0)),
+                variant(_greedy, position=0)),
         Mistake("kept writing after </s>",
                 "once a row has produced </s> it is finished: append model.pad_id to it from then "
                 "on (keep a boolean `done` per row).",
-                partial(_greedy, pad=False)),
+                variant(_greedy, pad=False)),
         Mistake("did not stop when every row had finished",
                 "stop the loop as soon as every row has produced </s> (`if done.all(): break`); "
                 "max_len is only an upper bound.",
-                partial(_greedy, stop=False)),
+                variant(_greedy, stop=False)),
         Mistake("dropped the <s> column",
                 "return ys itself, starting with the <s> column: (B, 1 + n).",
                 _greedy_no_bos),
