@@ -12,7 +12,7 @@ def _released(text):
 
 def cmd_check(args) -> int:
     from .notebook import NotebookError
-    from .runner import Limits, Trust, grade_notebook
+    from .out_of_process import Limits, Trust, grade_notebook
     from .sandbox import SandboxUnavailable
     limits = Limits(time_scale=args.time_scale, memory_mb=args.memory_mb)
     trust = Trust.instructor(args.sandbox, _released(args.released)) if args.instructor else Trust()
@@ -50,7 +50,7 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .bulk import grade_folder
-    from .runner import Limits, Trust
+    from .out_of_process import Limits, Trust
     from .sandbox import SandboxUnavailable
     try:
         grade_folder(args.folder, args.csv, jobs=args.jobs,
