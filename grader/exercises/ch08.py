@@ -4,15 +4,13 @@ Masks are compared exactly (booleans; -inf equals -inf). The causal head is judg
 causal means — the output at t does not move when the inputs after t change — and by its
 values against the reference with the same weights.
 """
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from .common import module_case, module_compare, randn
+from .common import Head, module_case, module_compare, randn, variant
 
 
 def _tril(T):
@@ -258,54 +256,17 @@ def _causal_compare(got, expected, args):
     return values(got, expected, args)
 
 
-class _Head(torch.nn.Module):
-    def __init__(self, d_model, d_head):
-        super().__init__()
-        self.query = torch.nn.Linear(d_model, d_head, bias=False)
-        self.key = torch.nn.Linear(d_model, d_head, bias=False)
-        self.value = torch.nn.Linear(d_model, d_head, bias=False)
+class _Causal(Head):
+    """common.Head building its own mask, `mask(T)` (the reference's: _tril)."""
 
-    def mask(self, T):
-        return _tril(T)
+    def __init__(self, d_model, d_head, mask=_tril, mask_before_softmax=True, saved_mask=False):
+        super().__init__(d_model, d_head, mask_before_softmax=mask_before_softmax)
+        self.mask = mask
+        if saved_mask:
+            self.register_buffer("tril", _tril(64))
 
     def forward(self, x):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
-        mask = self.mask(x.shape[1])
-        if mask is not None:
-            s = s.masked_fill(~mask, float("-inf"))
-        w = torch.softmax(s, dim=-1)
-        if mask is not None:
-            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
-        return w @ v
-
-
-class _NoMask(_Head):
-    def mask(self, T):
-        return None
-
-
-class _Upper(_Head):
-    def mask(self, T):
-        return _tril(T).T
-
-
-class _NoDiagonal(_Head):
-    def mask(self, T):
-        return _tril(T).tril(diagonal=-1)
-
-
-class _AfterSoftmax(_Head):
-    def forward(self, x):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1]), dim=-1)
-        return w.masked_fill(~_tril(x.shape[1]), 0.0) @ v
-
-
-class _PersistentBuffer(_Head):
-    def __init__(self, d_model, d_head):
-        super().__init__(d_model, d_head)
-        self.register_buffer("tril", _tril(64))
+        return super().forward(x, self.mask(x.shape[1]))
 
 
 def _causal_inputs(rng, B, T, d_model, d_head, t):
@@ -329,22 +290,22 @@ CausalSelfAttention = Exercise(
         Mistake("no causal mask",
                 "without the mask every position attends to the whole sequence, future included: "
                 "pass causal_mask(T) to the attention.",
-                _NoMask),
+                variant(_Causal, mask=lambda T: None)),
         Mistake("mask upside down",
                 "query t may see keys s <= t: the lower triangle (causal_mask), not its transpose.",
-                _Upper),
+                variant(_Causal, mask=lambda T: _tril(T).T)),
         Mistake("diagonal excluded",
                 "a position attends to itself too: tril with the diagonal. Without it position 0 "
                 "sees nothing at all.",
-                _NoDiagonal),
+                variant(_Causal, mask=lambda T: _tril(T).tril(diagonal=-1))),
         Mistake("mask applied after softmax",
                 "masking the weights after the softmax keeps the future in the normalisation, so "
                 "the output at t still depends on it: mask the scores with -inf first.",
-                _AfterSoftmax),
+                variant(_Causal, mask_before_softmax=False)),
         Mistake("mask saved in the state dict",
                 "a mask registered with register_buffer(...) is saved with the weights; register "
                 "it with persistent=False (or build it in forward).",
-                _PersistentBuffer),
+                variant(_Causal, saved_mask=True)),
     ],
 )
 
