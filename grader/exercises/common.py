@@ -125,6 +125,18 @@ def module_compare(inner):
     return compare
 
 
+def positions_embedded(model, call):
+    """`call()`'s result, and how many positions went through `model`'s token embedding
+    meanwhile: the work a generation loop did (with a KV cache each position goes once)."""
+    count = [0]
+    hook = model.transformer.wte.register_forward_hook(
+        lambda module, inputs, output: count.__setitem__(0, count[0] + inputs[0].shape[-1]))
+    try:
+        return call(), count[0]
+    finally:
+        hook.remove()
+
+
 # ---------------------------------------------------------------- one attention head
 
 class Head(torch.nn.Module):
