@@ -405,17 +405,20 @@ def _compare_mode(got, expected, args):
     return None
 
 
-def _make_train_epoch(zero_grad=True, step=True, shuffle="generator", result="mean", train_mode=True):
+def _mean_loss(losses):
+    return float(np.mean([l.item() for l in losses]))
+
+
+def _make_train_epoch(zero_grad=True, step=True, shuffle=True, use_generator=True, summarise=_mean_loss,
+                      train_mode=True):
     def train_epoch(model, X, y, optimizer, batch_size, generator):
         if train_mode:
             model.train()
         n = len(X)
-        if shuffle == "generator":
-            order = torch.randperm(n, generator=generator)
-        elif shuffle == "global":
-            order = torch.randperm(n)
-        else:
+        if not shuffle:
             order = torch.arange(n)
+        else:
+            order = torch.randperm(n, generator=generator if use_generator else None)
         losses = []
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
@@ -426,38 +429,32 @@ def _make_train_epoch(zero_grad=True, step=True, shuffle="generator", result="me
             if step:
                 optimizer.step()
             losses.append(loss)
-        if result == "tensor":
-            return torch.stack(losses).mean()
-        if result == "sum":
-            return float(sum(l.item() for l in losses))
-        if result == "last":
-            return losses[-1].item()
-        return float(np.mean([l.item() for l in losses]))
+        return summarise(losses)
     return train_epoch
 
 
 RETURNED_THE_LAST_BATCH_S_LOSS = Mistake("returned the last batch's loss",
                                          "return the mean over the whole epoch (every batch's loss averaged), not the last "
                                          "batch's loss alone.",
-                                         _make_train_epoch(result="last"))
+                                         _make_train_epoch(summarise=lambda losses: losses[-1].item()))
 RETURNED_A_TENSOR = Mistake("returned a tensor",
                             "return loss.item() values (Python floats): a tensor that requires grad keeps its "
                             "whole graph alive.",
-                            _make_train_epoch(result="tensor"))
+                            _make_train_epoch(summarise=lambda losses: torch.stack(losses).mean()))
 FORGOT_OPTIMIZER_STEP = Mistake("forgot optimizer.step()",
                                 "loss.backward() only computes gradients; optimizer.step() applies them.",
                                 _make_train_epoch(step=False))
 SUMMED_THE_BATCH_LOSSES = Mistake("summed the batch losses",
                                   "return the mean loss of the epoch: the batch losses' average, not their sum.",
-                                  _make_train_epoch(result="sum"))
+                                  _make_train_epoch(summarise=lambda losses: float(sum(l.item() for l in losses))))
 IGNORED_THE_GENERATOR = Mistake("ignored the generator",
                                 "torch.randperm(n) without generator= draws from the global RNG; pass "
                                 "generator=generator so a seed reproduces the run.",
-                                _make_train_epoch(shuffle="global"))
+                                _make_train_epoch(use_generator=False))
 DID_NOT_SHUFFLE = Mistake("did not shuffle",
                           "visit the examples in a new random order each epoch: "
                           "order = torch.randperm(len(X), generator=generator).",
-                          _make_train_epoch(shuffle="none"))
+                          _make_train_epoch(shuffle=False))
 FORGOT_MODEL_TRAIN = Mistake("forgot model.train()",
                              "start with model.train(): evaluate() switches the model to eval mode (dropout "
                              "off) and it stays there until you switch it back.",

@@ -124,13 +124,9 @@ prefix_mean_loop = Exercise(
 )
 
 
-def _weights_matmul(T, normalise="rows", triangle="lower"):
-    W = torch.ones(T, T).tril() if triangle == "lower" else torch.ones(T, T).triu()
-    if normalise == "rows":
-        W = W / W.sum(dim=1, keepdim=True)
-    elif normalise == "columns":
-        W = W / W.sum(dim=0, keepdim=True)
-    return W
+def _weights_matmul(T, normalise_dim=1, lower=True):
+    W = torch.ones(T, T).tril() if lower else torch.ones(T, T).triu()
+    return W if normalise_dim is None else W / W.sum(dim=normalise_dim, keepdim=True)
 
 
 prefix_mean_matmul = Exercise(
@@ -140,19 +136,19 @@ prefix_mean_matmul = Exercise(
         Mistake("rows not normalised",
                 "tril(ones) @ x sums the past; divide each row of the matrix by its sum "
                 "(W / W.sum(dim=1, keepdim=True)) to average it.",
-                lambda x: _weights_matmul(x.shape[1], normalise=None) @ x),
+                lambda x: _weights_matmul(x.shape[1], normalise_dim=None) @ x),
         Mistake("normalised columns",
                 "row t of W holds the weights of output t: normalise rows, sum(dim=1, keepdim=True).",
-                lambda x: _weights_matmul(x.shape[1], normalise="columns") @ x),
+                lambda x: _weights_matmul(x.shape[1], normalise_dim=0) @ x),
         Mistake("upper triangle",
                 "the lower triangle (torch.tril) averages the past; the upper one averages the future.",
-                lambda x: _weights_matmul(x.shape[1], triangle="upper") @ x),
+                lambda x: _weights_matmul(x.shape[1], lower=False) @ x),
     ],
 )
 
 
-def _softmax_weights(T, fill=float("-inf"), dim=-1, masked="upper"):
-    keep = _tril(T) if masked == "upper" else ~_tril(T)
+def _softmax_weights(T, fill=float("-inf"), dim=-1, mask_upper=True):
+    keep = _tril(T) if mask_upper else ~_tril(T)
     return F.softmax(torch.zeros(T, T).masked_fill(~keep, fill), dim=dim)
 
 
@@ -169,7 +165,7 @@ prefix_mean_softmax = Exercise(
                 lambda x: _softmax_weights(x.shape[1], dim=0) @ x),
         Mistake("masked the wrong triangle",
                 "fill -inf where the causal mask is False (above the diagonal), keeping s <= t.",
-                lambda x: _softmax_weights(x.shape[1], masked="lower") @ x),
+                lambda x: _softmax_weights(x.shape[1], mask_upper=False) @ x),
     ],
 )
 
