@@ -12,7 +12,7 @@ import torch
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .common import Head, module_case, module_compare, randn, variant
+from .common import module_case, module_compare, randn, variant
 
 
 # ---------------------------------------------------------------- attention_scores
@@ -156,6 +156,29 @@ scaled_dot_product_attention = Exercise(
 # ---------------------------------------------------------------- SelfAttentionHead
 
 
+class _Head(torch.nn.Module):
+    """The reference head written out, so that a known mistake varies one step of it
+    (`variant(_Head, bias=True)`); the defaults are the reference's."""
+
+    def __init__(self, d_model, d_head, bias=False, names=("query", "key", "value"), scale_by_d_model=False,
+                 softmax_dim=-1, zero_empty_rows=True):
+        super().__init__()
+        for name in names:
+            setattr(self, name, torch.nn.Linear(d_model, d_head, bias=bias))
+        self.names, self.scale = names, d_model if scale_by_d_model else d_head
+        self.softmax_dim, self.zero_empty_rows = softmax_dim, zero_empty_rows
+
+    def forward(self, x, mask=None):
+        q, k, v = (getattr(self, name)(x) for name in self.names)
+        s = q @ k.transpose(-2, -1) / math.sqrt(self.scale)
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(s, dim=self.softmax_dim)
+        if mask is not None and self.zero_empty_rows:
+            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
+        return w @ v
+
+
 def _empty_row_mask():
     mask = _causal(4).repeat(2, 1, 1)
     mask[1, 0] = False                      # query 0 of sequence 1 may see nothing
@@ -183,21 +206,21 @@ SelfAttentionHead = Exercise(
         Mistake("Linear with bias",
                 "the projections have no bias: nn.Linear(d_model, d_head, bias=False) "
                 "(the reference's state dict has no query.bias).",
-                variant(Head, bias=True)),
+                variant(_Head, bias=True)),
         Mistake("scaled by sqrt(d_model)",
                 "the scores compare vectors of length d_head, so divide by sqrt(d_head), the "
                 "size of the keys' last axis, not sqrt(d_model).",
-                variant(Head, scale_by_d_model=True)),
+                variant(_Head, scale_by_d_model=True)),
         Mistake("softmax over the wrong dim",
                 "softmax over the keys, dim=-1: each query's weights sum to 1.",
-                variant(Head, softmax_dim=-2)),
+                variant(_Head, softmax_dim=-2)),
         Mistake("NaN for a fully masked row",
                 "use your scaled_dot_product_attention, which gives a query with no allowed key "
                 "zero weights; a bare softmax over all -inf returns NaN.",
-                variant(Head, zero_empty_rows=False)),
+                variant(_Head, zero_empty_rows=False)),
         Mistake("misnamed projections",
                 "name the layers exactly `query`, `key` and `value`: weights are loaded by name.",
-                variant(Head, names=("q", "k", "v"))),
+                variant(_Head, names=("q", "k", "v"))),
     ],
 )
 

@@ -4,13 +4,15 @@ Masks are compared exactly (booleans; -inf equals -inf). The causal head is judg
 causal means — the output at t does not move when the inputs after t change — and by its
 values against the reference with the same weights.
 """
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from .common import Head, module_case, module_compare, randn, variant
+from .common import module_case, module_compare, randn, variant
 
 
 def _tril(T):
@@ -252,17 +254,30 @@ def _causal_compare(got, expected, args):
     return values(got, expected, args)
 
 
-class _Causal(Head):
-    """common.Head building its own mask, `mask(T)` (the reference's: _tril)."""
+class _Causal(torch.nn.Module):
+    """The reference causal head written out; each keyword after `d_head` varies one step (the
+    mask, `mask(T)`, is applied before the softmax or, wrongly, after it)."""
 
     def __init__(self, d_model, d_head, mask=_tril, mask_before_softmax=True, saved_mask=False):
-        super().__init__(d_model, d_head, mask_before_softmax=mask_before_softmax)
-        self.mask = mask
+        super().__init__()
+        self.query = torch.nn.Linear(d_model, d_head, bias=False)
+        self.key = torch.nn.Linear(d_model, d_head, bias=False)
+        self.value = torch.nn.Linear(d_model, d_head, bias=False)
+        self.mask, self.mask_before_softmax = mask, mask_before_softmax
         if saved_mask:
             self.register_buffer("tril", _tril(64))
 
     def forward(self, x):
-        return super().forward(x, self.mask(x.shape[1]))
+        q, k, v, mask = self.query(x), self.key(x), self.value(x), self.mask(x.shape[1])
+        s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
+        if mask is not None and self.mask_before_softmax:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(s, dim=-1)
+        if mask is not None and not self.mask_before_softmax:
+            w = w.masked_fill(~mask, 0.0)
+        elif mask is not None:
+            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
+        return w @ v
 
 
 def _causal_inputs(rng, B, T, d_model, d_head, t):

@@ -6,7 +6,6 @@ chapter module (tests/test_exercises.py enforces it), so that each chapter reads
 """
 import importlib
 import inspect
-import math
 from functools import partial
 
 import numpy as np
@@ -136,30 +135,3 @@ def positions_embedded(model, call):
     finally:
         hook.remove()
 
-
-# ---------------------------------------------------------------- one attention head
-
-class Head(torch.nn.Module):
-    """Chapters 07 and 08's attention head: the reference computation written out, so that a
-    known mistake varies one step of it (`variant(Head, bias=True)`); the defaults are the
-    reference's. `forward(x, mask)` takes a boolean mask, True where a query may see a key."""
-
-    def __init__(self, d_model, d_head, bias=False, names=("query", "key", "value"), scale_by_d_model=False,
-                 softmax_dim=-1, mask_before_softmax=True, zero_empty_rows=True):
-        super().__init__()
-        for name in names:
-            setattr(self, name, torch.nn.Linear(d_model, d_head, bias=bias))
-        self.names, self.scale = names, d_model if scale_by_d_model else d_head
-        self.softmax_dim, self.mask_before_softmax, self.zero_empty_rows = softmax_dim, mask_before_softmax, zero_empty_rows
-
-    def forward(self, x, mask=None):
-        q, k, v = (getattr(self, name)(x) for name in self.names)
-        s = q @ k.transpose(-2, -1) / math.sqrt(self.scale)
-        if mask is not None and self.mask_before_softmax:
-            s = s.masked_fill(~mask, float("-inf"))
-        w = torch.softmax(s, dim=self.softmax_dim)
-        if mask is not None and not self.mask_before_softmax:
-            w = w.masked_fill(~mask, 0.0)
-        elif mask is not None and self.zero_empty_rows:
-            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
-        return w @ v
