@@ -1,0 +1,158 @@
+"""Hidden cases: every exercise has some, they are right, and they catch answers tuned to the public inputs.
+
+Why this exists: instructor grading's promise is that an answer that only reproduces the
+notebook's public cases does not score (docs/threat-model.md). That holds only if every
+exercise has hidden cases, if those cases pass every correct answer (the reference and the
+alternatives written differently: a hidden case that fails honest work is worse than none),
+if the known mistakes still fail on them, and if they can travel to the sandbox (their `run`
+named, their inputs sent as data). These tests check all of that in this process, quickly;
+one test grades a notebook end to end in the sandbox and reads its report.
+"""
+import importlib
+import inspect
+import pickle
+import zlib
+
+import numpy as np
+import pytest
+
+from grader import engine
+from grader.engine import Exercise, all_exercises, grade_function
+from grader.hidden import SECRET_VARIABLE, hidden_cases, with_hidden
+from grader.runner import _function_name, _hidden_program
+from grader.values import encode, normalize
+from grader.withhold import without_mistake_code
+
+SECRET = "the tests' secret"
+EXERCISES = all_exercises()
+CHAPTERS = sorted({ex.chapter for ex in EXERCISES.values()})
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv(SECRET_VARIABLE, SECRET)
+
+
+def alternatives(exercise_id):
+    chapter = exercise_id.split(".")[0]
+    try:
+        module = importlib.import_module(f"tests.alternatives.ch{chapter}")
+    except ModuleNotFoundError:
+        return []
+    return module.ALTERNATIVES.get(exercise_id, [])
+
+
+def only_hidden(exercise: Exercise) -> Exercise:
+    """The exercise with its hidden cases alone, so a verdict is about them only."""
+    import dataclasses
+    return dataclasses.replace(exercise, cases=hidden_cases(exercise))
+
+
+# (exercise id, mistake name): mistakes the hidden cases are not meant to catch, and why.
+# A mistake that shows only on the public extreme inputs (z = 1000, an unknown id) needs no
+# second case with other shapes; the public cases catch it under instructor grading too.
+NOT_ON_HIDDEN: dict[tuple, str] = {
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_every_exercise_has_a_hidden_case(exercise_id):
+    """Issue 14: an answer tuned to the public inputs must fail somewhere, in every chapter."""
+    cases = hidden_cases(EXERCISES[exercise_id])
+    assert cases, f"{exercise_id} has no hidden case in grader/hidden/ch{exercise_id[:2]}.py"
+    for case in cases:
+        assert case.name.startswith("hidden case: ") and case.seed is not None
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_hidden_cases_can_travel_to_the_sandbox(exercise_id):
+    """The sandbox receives a hidden case's inputs as a pickle and looks its `run` up by name in
+    the chapter module as staged there (grader/withhold.py drops private helpers that only the
+    mistakes use): a `run` that is a closure, or that is gone from the staged module, would make
+    the reference itself fail under instructor grading."""
+    exercise = with_hidden(EXERCISES[exercise_id])
+    program = _hidden_program(exercise)
+    assert len(program) == len(hidden_cases(exercise))
+    for item in program:
+        pickle.loads(__import__("base64").b64decode(item["args"]))
+        if item["run"]:
+            module, qualname = item["run"].split(":")
+            staged = without_mistake_code(inspect.getsource(importlib.import_module(module)))
+            assert f"def {qualname.split('.')[0]}(" in staged, (
+                f"{item['name']}: its run {item['run']} is not in the chapter module the sandbox holds")
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_reference_and_alternatives_pass_the_hidden_cases(exercise_id):
+    """A hidden case that fails a correct answer takes points from honest work."""
+    exercise = with_hidden(EXERCISES[exercise_id])
+    for answer in [exercise.reference(), *alternatives(exercise_id)]:
+        result = grade_function(exercise, answer)
+        assert result.passed, f"{getattr(answer, '__qualname__', answer)}: {result.status} {result.message}"
+
+
+MISTAKES = [(ex.id, m.name) for ex in EXERCISES.values() for m in ex.mistakes]
+
+
+@pytest.mark.parametrize("exercise_id,mistake_name", MISTAKES)
+def test_known_mistakes_fail_the_hidden_cases_too(exercise_id, mistake_name):
+    """The hidden cases are real tests, not only other inputs: each known mistake fails on them
+    alone (except the few listed in NOT_ON_HIDDEN, with the reason)."""
+    if (exercise_id, mistake_name) in NOT_ON_HIDDEN:
+        pytest.skip(NOT_ON_HIDDEN[(exercise_id, mistake_name)])
+    exercise = EXERCISES[exercise_id]
+    mistake = next(m for m in exercise.mistakes if m.name == mistake_name)
+    result = grade_function(only_hidden(exercise), mistake.fn)
+    assert not result.passed, f"{mistake_name} passes every hidden case of {exercise_id}"
+
+
+# ---------------------------------------------------------------- answers tuned to the public inputs
+
+def _key(args, kwargs) -> int:
+    """A fingerprint of a call's arguments (tensors and arrays by their bytes)."""
+    try:
+        text = encode(normalize((args, kwargs)))
+    except (TypeError, ValueError):
+        text = repr((args, kwargs))
+    return zlib.crc32(text.encode())
+
+
+def tuned_to_public(exercise: Exercise):
+    """An answer that has learnt the public cases by heart: the reference is called only on the
+    public inputs, here, and what it returned is looked up by the arguments' fingerprint; on any
+    other arguments it returns what it returned on the first public call."""
+    reference = exercise.reference()
+    table, first = {}, []
+
+    def recorder(*args, **kwargs):
+        out = reference(*args, **kwargs)
+        table[_key(args, kwargs)] = out
+        first.append(out)
+        return out
+
+    assert grade_function(exercise, recorder).passed
+    import copy
+
+    def tuned(*args, **kwargs):
+        return copy.deepcopy(table.get(_key(args, kwargs), first[0]))
+    return tuned
+
+
+def _function_exercises(chapter):
+    return [ex for ex in EXERCISES.values() if ex.chapter == chapter and not inspect.isclass(ex.reference())]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_an_answer_tuned_to_the_public_inputs_fails_a_hidden_case(chapter):
+    """The attack hidden cases exist for, in every chapter: right on every public case, wrong
+    elsewhere. It passes `check` and fails instructor grading, on a case named as hidden."""
+    caught = []
+    for exercise in _function_exercises(chapter):
+        tuned = tuned_to_public(exercise)
+        if not grade_function(exercise, tuned).passed:
+            continue   # it does not even fool the public cases (a random draw inside the check)
+        result = grade_function(with_hidden(exercise), tuned)
+        assert not result.passed, f"{exercise.id}: the tuned answer passes the hidden cases too"
+        assert result.cases[-1].name.startswith("hidden case: "), result.message
+        caught.append(exercise.id)
+    assert caught, f"no exercise of chapter {chapter} was shown to catch a tuned answer"
