@@ -8,6 +8,8 @@ if the known mistakes still fail on them, and if they can travel to the sandbox 
 named, their inputs sent as data). These tests check all of that in this process, quickly;
 one test grades a notebook end to end in the sandbox and reads its report.
 """
+import ast
+import base64
 import importlib
 import inspect
 import pickle
@@ -66,19 +68,24 @@ def test_every_exercise_has_a_hidden_case(exercise_id):
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_hidden_cases_can_travel_to_the_sandbox(exercise_id):
-    """The sandbox receives a hidden case's inputs as a pickle and looks its `run` up by name in
-    the chapter module as staged there (grader/withhold.py drops private helpers that only the
-    mistakes use): a `run` that is a closure, or that is gone from the staged module, would make
-    the reference itself fail under instructor grading."""
+    """The sandbox receives a hidden case's inputs as a pickle, and its `run` as the number of the
+    public case whose run it reuses, or as a name looked up in the chapter module as staged there
+    (grader/withhold.py drops private helpers that only the mistakes use): a `run` that cannot
+    be sent, or that is gone from the staged module, would fail the reference itself under
+    instructor grading."""
     exercise = with_hidden(EXERCISES[exercise_id])
     program = _hidden_program(exercise)
     assert len(program) == len(hidden_cases(exercise))
     for item in program:
-        pickle.loads(__import__("base64").b64decode(item["args"]))
-        if item["run"]:
+        pickle.loads(base64.b64decode(item["args"]))
+        if item.get("run_of_case") is not None:
+            assert item["run_of_case"] < len(EXERCISES[exercise_id].cases)
+        elif item.get("run"):
             module, qualname = item["run"].split(":")
-            staged = without_mistake_code(inspect.getsource(importlib.import_module(module)))
-            assert f"def {qualname.split('.')[0]}(" in staged, (
+            staged = ast.parse(without_mistake_code(inspect.getsource(importlib.import_module(module))))
+            names = {n.name for n in staged.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {
+                t.id for n in staged.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+            assert qualname.split(".")[0] in names, (
                 f"{item['name']}: its run {item['run']} is not in the chapter module the sandbox holds")
 
 
