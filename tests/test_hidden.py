@@ -12,16 +12,18 @@ import ast
 import base64
 import importlib
 import inspect
+import json
 import pickle
 import zlib
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grader import engine
 from grader.engine import Exercise, all_exercises, grade_function
 from grader.hidden import SECRET_VARIABLE, hidden_cases, with_hidden
-from grader.runner import _function_name, _hidden_program
+from grader.runner import _hidden_program, grade_notebook, grade_submission
+from grader.sandbox import bwrap_problem
 from grader.values import encode, normalize
 from grader.withhold import without_mistake_code
 
@@ -176,3 +178,58 @@ def test_an_answer_tuned_to_the_public_inputs_fails_a_hidden_case(chapter):
         assert result.cases[-1].name.startswith("hidden case: "), result.message
         caught.append(exercise.id)
     assert caught, f"no exercise of chapter {chapter} was shown to catch a tuned answer"
+
+
+# ---------------------------------------------------------------- end to end, in the sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tuned_cell(exercise: Exercise) -> str:
+    """A notebook cell defining `exercise`'s function as a lookup of the public cases: their
+    inputs and the reference's outputs written into the source as lists, zeros otherwise."""
+    public = []
+    for i in range(len(exercise.cases)):
+        args = engine.make_inputs(exercise, i)
+        public.append(([a.tolist() for a in args], exercise.reference()(*args).tolist()))
+    return (f"import torch\n\n_PUBLIC = {public!r}\n\n\n"
+            f"def {exercise.name}(*args):\n"
+            "    for inputs, output in _PUBLIC:\n"
+            "        if all(a.shape == torch.tensor(b).shape and torch.equal(a, torch.tensor(b)) "
+            "for a, b in zip(args, inputs)):\n"
+            "            return torch.tensor(output)\n"
+            "    return torch.zeros(args[0].shape[:-1] + args[1].shape[-2:-1])\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+def test_a_tuned_answer_fails_in_the_sandbox_on_a_hidden_case_named_by_its_description(tmp_path):
+    """Chapter 07 graded as an instructor grades it: the tuned answer passes the public cases
+    (`grader check`) and fails instructor grading on a hidden case, named by its description;
+    the report shows neither the hidden inputs nor any code of grader/hidden."""
+    exercise = EXERCISES["07.attention_scores"]
+    source = ROOT / "solutions" / "07_attention.ipynb"
+    nb = json.loads(source.read_text())
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise.name:
+            cell["source"] = _tuned_cell(exercise)
+    path = tmp_path / source.name
+    path.write_text(json.dumps(nb))
+
+    assert grade_notebook(path).results[0].passed        # the control: public cases only
+    report = grade_submission(path, sandbox="bwrap")
+    results = {r.id: r for r in report.results}
+    text = results[exercise.id].message
+    assert results[exercise.id].status == "failed"
+    names = [case.name for case in hidden_cases(exercise)]
+    assert any(f"case '{name}'" in text for name in names), text
+    hidden = with_hidden(exercise)
+    for i in range(len(exercise.cases), len(hidden.cases)):
+        for value in engine.make_inputs(hidden, i)[0].flatten()[:50].tolist():
+            assert f"{value:.6g}" not in text, f"the report shows the hidden input {value:.6g}"
+    code = (ROOT / "grader" / "hidden" / "ch07.py").read_text().splitlines()
+    for line in code:
+        line = line.strip()
+        if len(line) > 12 and '"' not in line and not line.startswith("#"):
+            assert line not in text, f"the report shows grader/hidden's code: {line}"
+    assert "lambda" not in text and "rng" not in text
