@@ -1,5 +1,4 @@
 """Chapter 03's hidden cases: other batch sizes, depths, learning rates and seeds than the notebook's."""
-import numpy as np
 
 from ..engine import Case
 from ..exercises.ch03 import (_bp_case, _cost_case, _f_cubic, _f_quadratic_form, _step_and_params_after,

@@ -2,7 +2,7 @@
 contractions, whitespace runs, digits, emoji), other ids, pairs and vocabulary sizes than the
 notebook's. `bytes_to_unicode` takes no argument, so it has one right answer and no hidden case."""
 from ..engine import Case
-from ..exercises.ch13 import (ENGLISH, _random_words, _run_gpt2, _run_toy, _toy_inputs, _trained, catching,
+from ..exercises.ch13 import (_random_words, _run_gpt2, _run_toy, _toy_inputs, _trained, catching,
                               exact_or_raised, utf8)
 from ..reference import ch13 as ref
 
