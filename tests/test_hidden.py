@@ -10,6 +10,8 @@ one test grades a notebook end to end in the sandbox and reads its report.
 """
 import ast
 import base64
+import copy
+import dataclasses
 import importlib
 import inspect
 import json
@@ -48,7 +50,6 @@ def alternatives(exercise_id):
 
 def only_hidden(exercise: Exercise) -> Exercise:
     """The exercise with its hidden cases alone, so a verdict is about them only."""
-    import dataclasses
     return dataclasses.replace(exercise, cases=hidden_cases(exercise))
 
 
@@ -144,7 +145,6 @@ def tuned_to_public(exercise: Exercise):
         return out
 
     assert grade_function(exercise, recorder).passed
-    import copy
 
     def tuned(*args, **kwargs):
         return copy.deepcopy(table.get(_key(args, kwargs), first[0]))
