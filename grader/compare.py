@@ -39,6 +39,22 @@ def _fmt(v) -> str:
     return f"{v:.6g}" if isinstance(v, (float, np.floating)) else repr(v)
 
 
+def _expected_got(exp, got) -> str:
+    """"expected X, got Y" with as many digits as it takes for X and Y to read differently,
+    and the relative difference when they are close ("0.000999616" twice would read as equal)."""
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in (exp, got)) \
+            or isinstance(exp, (int, np.integer)) and isinstance(got, (int, np.integer)):
+        return f"expected {_fmt(exp)}, got {_fmt(got)}"
+    for digits in range(6, 18):
+        e, g = f"{exp:.{digits}g}", f"{got:.{digits}g}"
+        if e != g:
+            break
+    text = f"expected {e}, got {g}"
+    if digits > 6 and exp != 0 and _isfinite(exp) and _isfinite(got):
+        text += f" (a relative difference of {abs(got - exp) / abs(exp):.1e})"
+    return text
+
+
 def _compare_arrays(got: np.ndarray, exp: np.ndarray, rtol, atol, check_dtype, where) -> Fail | None:
     if got.shape != exp.shape:
         msg = f"{where}shape: expected {exp.shape}, got {got.shape}"
@@ -59,7 +75,7 @@ def _compare_arrays(got: np.ndarray, exp: np.ndarray, rtol, atol, check_dtype, w
         return None
     idx = tuple(int(i) for i in _argwhere(bad)[0])
     msg = (f"{where}values differ at {int(bad.sum())} of {exp.size} positions; "
-           f"first at index {idx}: expected {_fmt(exp[idx].item())}, got {_fmt(got[idx].item())}")
+           f"first at index {idx}: {_expected_got(exp[idx].item(), got[idx].item())}")
     if got.dtype.kind == "f" and not _isfinite(got).all() and _isfinite(exp).all():
         msg += " (your result contains NaN or inf)"
     return Fail(msg)
@@ -114,7 +130,7 @@ def compare_values(got, exp, rtol=1e-7, atol=1e-9, check_dtype=True, where="", p
                 return Fail(f"{at}expected a number, got {describe(got)}")
         if _isclose(got, exp, rtol=rtol, atol=atol):
             return None
-        return Fail(f"{at}expected {_fmt(exp)}, got {_fmt(got)}")
+        return Fail(f"{at}{_expected_got(exp, got)}")
     if isinstance(exp, Opaque):
         return None if isinstance(got, Opaque) and got.type_name == exp.type_name else Fail(
             f"{at}expected {exp.type_name}, got {describe(got)}")

@@ -10,6 +10,7 @@ known mistakes on the same inputs to name the one the learner made.
 """
 import contextlib
 import copy
+import dis
 import importlib
 import pkgutil
 import signal
@@ -24,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .compare import Fail, close, compare_values
+from .error_hints import hint_for
 from .values import normalize
 
 
@@ -49,6 +51,25 @@ class Mistake:
     fn: Callable
 
 
+class Requirement:
+    """One behaviour the notebook's instructions ask of an exercise, and the cases that enforce it.
+
+        Requirement("must raise ValueError when k > n", "k larger than n")
+        Requirement("A picture of the heads", not_checked="a figure, not a behaviour")
+
+    `says` quotes the exercise's instructions in the notebook (its section's text and its stub;
+    tests/test_requirements.py checks the quote is there). `by` names the exercise's cases that
+    enforce it, or "pure" for "leaves its arguments unchanged" (Exercise.pure). A sentence that
+    looks like an instruction but asks nothing gradable is listed with `not_checked`, the reason.
+    `python -m tests.requirements` prints every exercise's table for a reviewer."""
+
+    def __init__(self, says: str, *by: str, not_checked: str = ""):
+        self.says, self.by, self.not_checked = says, by, not_checked
+
+    def __repr__(self):
+        return f"Requirement({self.says!r}, {', '.join(map(repr, self.by)) or self.not_checked!r})"
+
+
 @dataclass
 class Exercise:
     id: str                      # "NN.name"
@@ -61,6 +82,7 @@ class Exercise:
     pure: bool = False           # must leave its arguments unchanged
     time_limit: float = 10.0     # seconds for all cases together
     run: Callable[[Any, tuple], Any] | None = None   # every case's run, unless the case has its own
+    requirements: list[Requirement] = field(default_factory=list)
 
     @property
     def chapter(self) -> str:
@@ -113,6 +135,7 @@ class ExerciseResult:
     message: str = ""
     mistake: str | None = None        # the known mistake recognised, if any
     cases: list[CaseResult] = field(default_factory=list)
+    note: str = ""                    # said even when it passed (a pass that needed the course's pieces)
 
     @property
     def passed(self) -> bool:
@@ -414,8 +437,23 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
         return CaseResult(case.name, True)
     if isinstance(fail, str):
         fail = Fail(fail)
-    mistake = _named_mistake(exercise, fail.mistake) or _recognise_mistake(exercise, index, outcome.value)
+    named = _named_mistake(exercise, fail.mistake)
+    if named is not None and not _same_symptom(exercise, index, named, fail, expected, args):
+        named = None     # the comparator's guess; the mistake itself would fail otherwise here
+    mistake = named or _recognise_mistake(exercise, index, outcome.value)
     return failed_case(case, fail.message, mistake)
+
+
+def _same_symptom(exercise: Exercise, index: int, mistake: Mistake, fail: Fail, expected: Outcome, args) -> bool:
+    """Whether the known mistake, run on this case, fails it with the same message as the
+    learner's answer: a comparator that names a mistake is trusted only then."""
+    theirs = mistake_outcome(exercise, index, mistake)
+    if theirs.error is not None or theirs.not_implemented:
+        return False
+    compare = exercise.cases[index].compare or exercise.compare
+    their_fail = compare(theirs.value, expected.value, args)
+    their_fail = Fail(their_fail) if isinstance(their_fail, str) else their_fail
+    return their_fail is not None and their_fail.message == fail.message
 
 
 def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
@@ -429,7 +467,11 @@ def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
             result.message = "not implemented yet: replace `raise NotImplementedError()` with your code"
             return result
         if outcome.error is not None:
-            failed = failed_case(case, f"your code raised {outcome.error}", _recognise_raised(exercise, i, outcome.error))
+            message = f"your code raised {outcome.error}"
+            known = _recognise_raised(exercise, i, outcome.error)
+            if known is None and hint_for(outcome.error):
+                message += f"\nWhat this usually means here: {hint_for(outcome.error)}"
+            failed = failed_case(case, message, known)
             result.cases.append(failed)
             result.status, result.mistake = "error", failed.mistake
             result.message = f"case '{name}': {failed.message}"
@@ -450,17 +492,59 @@ def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     return result
 
 
+def _code_of(target) -> list:
+    if hasattr(target, "__code__"):
+        return [target.__code__]
+    if isinstance(target, type):
+        return [v.__code__ for v in vars(target).values() if hasattr(v, "__code__")]
+    return []
+
+
+def globals_used(target, namespace: dict) -> set[str]:
+    """Global names the code of a function or class looks up (its methods, nested functions),
+    and those of the namespace's own functions and classes it calls, transitively: a learner's
+    helper that calls `pairwise_sq_distances` counts as calling it."""
+    names, seen, todo = set(), set(), [target]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        codes = _code_of(obj)
+        while codes:
+            code = codes.pop()
+            for ins in dis.get_instructions(code):
+                if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval not in names:
+                    names.add(ins.argval)
+                    value = namespace.get(ins.argval)
+                    if getattr(value, "__globals__", None) is namespace or \
+                            isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+                        todo.append(value)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+    return names
+
+
+def siblings_used(exercise: Exercise, fn, namespace) -> list[Exercise]:
+    """The chapter's other exercises that `fn` calls by name (defined by the learner or not)."""
+    if not isinstance(namespace, dict):
+        return []
+    used = globals_used(fn, namespace)
+    return [other for other in chapter_exercises(exercise.chapter)
+            if other.id != exercise.id and other.name in used]
+
+
 @contextlib.contextmanager
-def others_as_references(exercise: Exercise, namespace):
+def others_as_references(exercise: Exercise, namespace, only: list[Exercise] | None = None):
     """While `exercise` runs, the chapter's other exercise names in the learner's namespace
-    are bound to their reference versions: a wrong or missing `pairwise_sq_distances` never
-    costs the learner `nearest_centroid_predict`, which calls it. Restored afterwards."""
+    (or only those in `only`) are bound to their reference versions: a wrong or missing
+    `pairwise_sq_distances` never costs the learner `nearest_centroid_predict`, which calls
+    it. Restored afterwards."""
     if not isinstance(namespace, dict):
         yield
         return
     missing = object()
     saved = {}
-    for other in chapter_exercises(exercise.chapter):
+    for other in chapter_exercises(exercise.chapter) if only is None else only:
         if other.id != exercise.id:
             try:
                 reference = other.reference()
@@ -469,7 +553,7 @@ def others_as_references(exercise: Exercise, namespace):
             saved[other.name] = namespace.get(other.name, missing)
             namespace[other.name] = reference
     try:
-        yield
+        yield sorted(saved)        # the names bound to the course's versions
     finally:
         for name, value in saved.items():
             if value is missing:
@@ -486,12 +570,35 @@ def learner_namespace(fn):
     return getattr(module, "__dict__", None)
 
 
-def grade_function(exercise: Exercise, fn) -> ExerciseResult:
-    """Run and judge in this process (the notebook's `check`, and the project's tests)."""
+def _graded(exercise: Exercise, fn, swap: list[Exercise]) -> ExerciseResult:
     try:
-        with time_limit(exercise.time_limit), others_as_references(exercise, learner_namespace(fn)):
+        with time_limit(exercise.time_limit), others_as_references(exercise, learner_namespace(fn), swap):
             outcomes = run_cases(exercise, fn)
     except GradingTimeout:
         return ExerciseResult(exercise.id, "timeout", 0, exercise.points,
                               f"took longer than {exercise.time_limit:g} s: is there an endless loop?")
     return evaluate(exercise, outcomes)
+
+
+def grade_function(exercise: Exercise, fn) -> ExerciseResult:
+    """Run and judge in this process (the notebook's `check`, and the project's tests).
+
+    First with the learner's own versions of the chapter's other exercises that `fn` calls, so
+    that a pass means their own code works together. If that fails, again with the course's
+    versions of those: a wrong `merge_heads` must not cost `MultiHeadAttention` its points, but
+    the report then says, in its note, that the pass needed the course's pieces."""
+    own = _graded(exercise, fn, swap=[])
+    siblings = [] if own.passed else siblings_used(exercise, fn, learner_namespace(fn))
+    if not siblings:
+        return own
+    helped = _graded(exercise, fn, swap=siblings)
+    if helped.passed:
+        namespace = learner_namespace(fn)
+        wrong = [s for s in siblings if s.name not in namespace
+                 or not _graded(s, namespace[s.name], swap=[]).passed] or siblings
+        names = ", ".join(f"`{s.name}`" for s in wrong)
+        it = "it" if len(wrong) == 1 else "them"
+        helped.note = (f"right with the course's {names} in place of yours, which "
+                       f"{'does' if len(wrong) == 1 else 'do'} not pass {'its' if len(wrong) == 1 else 'their'} "
+                       f"own check yet: fix {it} too, or the cells below that use your `{exercise.name}` will go wrong.")
+    return helped

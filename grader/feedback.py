@@ -1,7 +1,7 @@
 """Turning results into words: the report `check` prints in a notebook."""
 from .engine import ExerciseResult
 
-TICK, CROSS = "✔", "✘"
+TICK, CROSS, HELPED = "✔", "✘", "⚠"   # HELPED: passed only with the course's versions of other exercises
 
 HEADLINE = {
     "passed": "all tests passed",
@@ -16,9 +16,11 @@ HEADLINE = {
 
 
 def format_result(result: ExerciseResult) -> str:
-    mark = TICK if result.passed else CROSS
+    mark = (HELPED if result.note else TICK) if result.passed else CROSS
     lines = [f"{mark} {result.id}: {HEADLINE[result.status]} "
              f"({result.points:g}/{result.max_points:g} points)"]
+    if result.note:
+        lines.append("   " + result.note)
     for case in result.cases:
         lines.append(f"   {TICK if case.passed else CROSS} {case.name}")
         if not case.passed:

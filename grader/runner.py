@@ -71,8 +71,9 @@ class NotebookReport:
         exercises = []
         for r in self.results:
             item = r.to_json()
-            if r.id in self.notes:
-                item["note"] = self.notes[r.id]
+            note = "; ".join(filter(None, [self.notes.get(r.id), r.note]))
+            if note:
+                item["note"] = note
             exercises.append(item)
         return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score,
                 "sandbox": self.sandbox, "hidden_cases": self.hidden, "exercises": exercises}
@@ -312,7 +313,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, chi
 
 
 def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, ExerciseResult]:
-    results, outcomes = {}, {}
+    results, outcomes, swapped = {}, {}, {}
     current = None
     deadline = time.monotonic() + STARTUP_SECONDS
     buffer = b""
@@ -341,12 +342,16 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
                 kind, ex_id = event["event"], event.get("id")
                 if kind == "start":
                     current, outcomes[ex_id] = ex_id, []
+                    swapped[ex_id] = [str(name) for name in event.get("swapped", [])]
                     deadline = time.monotonic() + by_id[ex_id].time_limit * limits.time_scale
                 elif kind == "outcome":
                     outcomes[ex_id].append(_decode_outcome(event["outcome"]))
                 elif kind == "end":
                     with _FORKS.judging():
                         results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                    if swapped.get(ex_id):
+                        results[ex_id].note = ("graded with the course's " + ", ".join(f"`{n}`" for n in swapped[ex_id])
+                                               + " in place of yours, so that a mistake there does not cost this exercise")
                     current = None
                     deadline = time.monotonic() + STARTUP_SECONDS
                 elif kind in ("error", "missing"):
@@ -442,7 +447,7 @@ class _QuietIPython:
 
 
 def _child_main(result_fd: int):
-    from .engine import find_exercise, others_as_references, run_case
+    from .engine import siblings_used, find_exercise, others_as_references, run_case
     channel = os.fdopen(result_fd, "w", buffering=1)
     # Learner code writes to fd 1/2 (redirected to a file); only this channel carries results.
 
@@ -485,8 +490,8 @@ def _child_main(result_fd: int):
         hidden = program.get("hidden", {}).get(ex_id, [])
         n_public = len(exercise.cases)
         exercise = _with_given_cases(exercise, hidden)
-        send(event="start", id=ex_id)
-        with others_as_references(exercise, namespace):
+        with others_as_references(exercise, namespace, siblings_used(exercise, target, namespace)) as swapped:
+            send(event="start", id=ex_id, swapped=swapped)
             for i in range(len(exercise.cases)):
                 if guard:
                     guard.misses.clear()

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..compare import Fail, close
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from ..values import TensorValue
 from . import common
 from .common import FLOAT32, GPT2_NAMES, randn, with_reference_weights
@@ -429,6 +429,17 @@ dropout = Exercise(
         ONE_MASK_SHARED_ALONG_AN_AXIS,
         THE_SAME_MASK_ON_EVERY_CALL,
         NAN_AT_P_1,
+    ],
+    requirements=[
+        Requirement("training=True: zero each element independently with probability p",
+                    "training, p=0.1, a (64, 512) tensor", "training, p=0.5, a (4, 16, 32) tensor"),
+        Requirement("with a fresh random draw on every call", "training, p=0.5, a (4, 16, 32) tensor"),
+        Requirement("divide the kept elements by 1 - p", "training, p=0.1, a (64, 512) tensor", "training, p=0.3, float64"),
+        Requirement("training=False: return x unchanged", "eval mode (training=False), p=0.5"),
+        Requirement("p=0 drops nothing", "training, p=0: nothing dropped"),
+        Requirement("p=1 drops everything, so the output is all zeros — not NaN", "training, p=1: everything dropped"),
+        Requirement("the output has the shape and dtype of x", "training, p=0.3, float64", "training, p=0.5, a (4, 16, 32) tensor"),
+        Requirement("x itself is not modified", "pure"),
     ],
 )
 

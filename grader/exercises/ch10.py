@@ -393,7 +393,7 @@ cosine_lr = Exercise(
         Case("100 warm-up steps, decay over 2000, steps 0..2200",
              lambda rng: ((1e-3, 1e-4, 100, 2000), list(range(0, 2201, 25)) + [1, 99, 100, 101, 1999, 2001]),
              run=run_schedule),
-        Case(NO_WARM_UP, lambda rng: ((6e-4, 6e-5, 0, 50), list(range(0, 60))), run=run_schedule),
+        Case("warmup_steps=0: no warm-up at all", lambda rng: ((6e-4, 6e-5, 0, 50), list(range(0, 60))), run=run_schedule),
         Case("short run: 5 warm-up steps of 20", lambda rng: ((1.0, 0.1, 5, 20), list(range(0, 25))),
              run=run_schedule),
     ],
