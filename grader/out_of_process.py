@@ -237,18 +237,33 @@ def _hidden_program(ex: Exercise) -> list[dict]:
         case = ex.cases[i]
         with _FORKS.judging():
             args = make_inputs(ex, i)
-        program.append({"name": case.name, "run": _function_name(case.run),
-                        "args": base64.b64encode(pickle.dumps(args)).decode("ascii")})
+        item = {"name": case.name, "args": base64.b64encode(pickle.dumps(args)).decode("ascii")}
+        # A hidden case that reuses a public case's run (often a closure) is sent that case's
+        # number: the child has the same exercise, and so the same run.
+        same = [j for j in range(n_public) if case.run is not None and ex.cases[j].run is case.run]
+        if same:
+            item["run_of_case"] = same[0]
+        else:
+            item["run"] = _function_name(case.run, ex.chapter)
+        program.append(item)
     return program
 
 
-def _function_name(fn) -> str | None:
+def _function_name(fn, chapter: str) -> str | None:
+    """`module:name` under which the child finds a hidden case's run: a function of
+    grader.exercises, or a run that a helper made (`module_case(...)`, a closure) bound to a
+    top-level name of the chapter's module, the name its public cases use too."""
     if fn is None:
         return None
-    module = getattr(fn, "__module__", "")
-    if not module.startswith("grader.exercises.") or "<" in fn.__qualname__:
-        raise ValueError(f"a hidden case's run must be a public function of grader.exercises, not {fn!r}")
-    return f"{module}:{fn.__qualname__}"
+    module = getattr(fn, "__module__", "") or ""
+    if module.startswith("grader.exercises.") and "<" not in fn.__qualname__:
+        return f"{module}:{fn.__qualname__}"
+    chapter_module = sys.modules.get(f"grader.exercises.ch{chapter}")
+    for name, value in (vars(chapter_module).items() if chapter_module else ()):
+        if value is fn:
+            return f"grader.exercises.ch{chapter}:{name}"
+    raise ValueError(f"a hidden case's run must be a function of grader.exercises, or bound to a name "
+                     f"in grader/exercises/ch{chapter}.py, not {fn!r}")
 
 
 def _set_limits(limits: Limits, cpu_seconds: float):
@@ -504,7 +519,9 @@ def _with_given_cases(exercise, hidden: list[dict]):
     cases = list(exercise.cases)
     for item in hidden:
         run = None
-        if item["run"]:
+        if item.get("run_of_case") is not None:
+            run = exercise.cases[int(item["run_of_case"])].run
+        elif item.get("run"):
             module, qualname = item["run"].split(":")
             run = importlib.import_module(module)
             for part in qualname.split("."):

@@ -308,6 +308,14 @@ def _run_pretrained(fn, args):
             "training": model.training}
 
 
+def run_pretrained_checkpoint(fn, args):
+    """A Case.run for checkpoints described by (layout, seed, idx): the folder is written by the
+    process that runs the learner's code, so a case whose inputs are built elsewhere (a hidden
+    case, sent to the sandbox as data) still finds it on disk."""
+    layout, seed, idx = args
+    return _run_pretrained(fn, (_checkpoint_folder(layout, seed), idx))
+
+
 def _pretrained_matches(got, expected, args):
     if isinstance(got, str):
         return Fail(got)
