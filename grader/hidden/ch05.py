@@ -7,6 +7,8 @@ HIDDEN = {
     "05.build_vocab": [
         Case("a longer text of 120 characters", lambda rng: (random_text(rng, 120),)),
         Case("a text of letters, digits and punctuation", lambda rng: (random_text(rng, 50, list("QZq09!?;: \t")),)),
+        Case("a text whose only tab and newline are at its ends",
+             lambda rng: ("\t" + random_text(rng, 30, list("abcxyz")) + "\n",)),
     ],
     "05.encode": [
         Case("a text of 33 known characters", lambda rng: _encode_inputs(rng, 33)),
