@@ -631,8 +631,8 @@ def _replay(params, X, Y, orders, batch_size, lr, last_batch=True):
     for order in orders:
         stop = len(X) if last_batch else len(X) - len(X) % batch_size
         for start in range(0, stop, batch_size):
-            batch = order[start:start + batch_size]
-            grads = _make_backprop()(params, X[batch], Y[batch])
+            rows = order[start:start + batch_size]
+            grads = _make_backprop()(params, X[rows], Y[rows])
             params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
         history.append(_cost(params, X, Y))
     return params, history
