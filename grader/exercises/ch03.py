@@ -742,7 +742,8 @@ train_sgd = Exercise(
     requirements=[
         Requirement("shuffle: `order = rng.permutation(N)` — one permutation, applied to `X` and `Y` alike",
                     "100 points, 5 epochs, minibatches of 10", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
-        Requirement("Each epoch:", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
+        Requirement("one pass over all minibatches is an **epoch**",
+                    "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
         Requirement("for each minibatch of `batch_size` consecutive indices of `order` (the last one may be shorter): "
                     "`backprop`, then `sgd_step`", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed",
                     "50 points, 3 epochs, minibatches of 8 (the last one is short)",
