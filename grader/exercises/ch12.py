@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
 from ..reference import ch12 as ref
-from .common import randn
+from .common import positions_embedded, randn
 
 
 def tiny_gpt(block_size=16, n_layer=2, n_head=2, n_embd=16, vocab_size=11):
@@ -203,15 +203,9 @@ forward_cached = Exercise(
 def _run_generate(fn, args):
     idx, n, temperature, top_k, seed = args
     model = tiny_gpt()
-    embedded = [0]
-    hook = model.transformer.wte.register_forward_hook(
-        lambda mod, inp, out: embedded.__setitem__(0, embedded[0] + inp[0].shape[-1]))
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    try:
-        tokens = fn(model, idx, n, temperature=temperature, top_k=top_k, generator=generator)
-    finally:
-        hook.remove()
-    return tokens, embedded[0]
+    return positions_embedded(model, lambda: fn(model, idx, n, temperature=temperature, top_k=top_k,
+                                                generator=generator))
 
 
 def _generate_inputs(B, P, n, temperature=1.0, top_k=1, seed=None):
@@ -410,16 +404,14 @@ dequantize_int8 = Exercise(
 # ---------------------------------------------------------------- quantize_q4_blocks
 
 
-def _q4(W, block_size=32, rule="signed", clamp=(-8, 7), per_row=False):
+def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False):
     n_out, n_in = W.shape
     bs = n_in if per_row else block_size
     blocks = W.float().reshape(n_out, n_in // bs, bs)
-    if rule == "signed":
-        d = blocks.gather(-1, blocks.abs().argmax(-1, keepdim=True)) / -8.0
-    elif rule == "absmax7":
-        d = blocks.abs().amax(-1, keepdim=True) / 7.0
-    else:  # "absmax8": the sign of the largest weight dropped
-        d = blocks.abs().amax(-1, keepdim=True) / 8.0
+    if signed:
+        d = blocks.gather(-1, blocks.abs().argmax(-1, keepdim=True)) / -divisor
+    else:  # the sign of the largest weight dropped
+        d = blocks.abs().amax(-1, keepdim=True) / divisor
     safe = torch.where(d != 0, d, torch.ones_like(d))
     q = torch.round(blocks / safe)
     if clamp:
@@ -456,12 +448,12 @@ quantize_q4_blocks = Exercise(
         Mistake("symmetric absmax/7 scale",
                 "Q4_0 divides the *signed* largest weight by -8, so it lands exactly on the extra "
                 "level -8; absmax/7 never uses -8 and wastes one of the 16 levels.",
-                lambda W, bs=32: _q4(W, bs, rule="absmax7")),
+                lambda W, bs=32: _q4(W, bs, signed=False, divisor=7.0)),
         Mistake("lost the sign of the largest weight",
                 "d = m / -8 where m is the block's largest-magnitude weight *with its sign* "
                 "(gather it with argmax of abs); absmax/8 sends a positive maximum to +8, which "
                 "is clamped to 7.",
-                lambda W, bs=32: _q4(W, bs, rule="absmax8")),
+                lambda W, bs=32: _q4(W, bs, signed=False)),
     ],
 )
 
