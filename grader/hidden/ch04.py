@@ -1,9 +1,9 @@
 """Chapter 04's hidden cases: other batch sizes, class counts, layer sizes and seeds than the notebook's.
 The training checks get one small case each: they build and train a model."""
 from ..engine import Case
-from ..exercises.ch04 import (_ce_case, _compare_evaluate, _compare_full_batch, _compare_lr_zero, _data,
-                              _mlp_case, _mlp_grads_case, _mlp_run, _run_evaluate, _run_full_batch,
-                              _run_lr_zero)
+from ..exercises.ch04 import (_by_hand, _by_hand_compare, _ce_case, _compare_evaluate, _compare_full_batch,
+                              _compare_lr_zero, _compare_replay, _data, _mlp_case, _mlp_grads_case, _mlp_run,
+                              _run_evaluate, _run_full_batch, _run_lr_zero, _run_replayable, _zeros_in_Z1_case)
 
 HIDDEN = {
     "04.softmax": [
@@ -25,12 +25,16 @@ HIDDEN = {
     "04.manual_mlp_grads": [
         Case("5 examples, 7 -> 3 -> 6", _mlp_grads_case(5, 7, 3, 6)),
         Case("12 examples, 20 -> 9 -> 2", _mlp_grads_case(12, 20, 9, 2)),
+        Case("Z1 exactly 0 in places, 7 examples, 4 -> 6 -> 2", _zeros_in_Z1_case(7, 4, 6, 2)),
+        Case("by hand, 4 examples, 3 -> 5 -> 2", _mlp_grads_case(4, 3, 5, 2), run=_by_hand, compare=_by_hand_compare),
     ],
     "04.train_epoch": [
         Case("two full-batch epochs on 27 examples", lambda rng: _data(rng, 27),
              run=_run_full_batch, compare=_compare_full_batch),
         Case("lr = 0 on 40 examples, minibatches of 16 (the last one is short)", lambda rng: _data(rng, 40),
              run=_run_lr_zero, compare=_compare_lr_zero),
+        Case("26 examples, minibatches of 8, two epochs with momentum and two parameter groups: replayed",
+             lambda rng: _data(rng, 26), run=_run_replayable, compare=_compare_replay),
     ],
     "04.evaluate": [
         Case("a model with dropout, 23 examples", lambda rng: _data(rng, 23, d=6, k=4),
