@@ -61,3 +61,6 @@ HIDDEN["05.encode"].append(Case("an unknown character '@' somewhere in a longer 
 HIDDEN["05.decode"].append(Case("an unknown id 99 somewhere in a longer list",
                                 lambda rng: _with_unknown_id(rng, 99),
                                 run=decode.cases[3].run, compare=decode.cases[3].compare))
+HIDDEN["05.decode"].append(Case("a negative id -1 somewhere in a longer list",
+                                lambda rng: _with_unknown_id(rng, -1),
+                                run=decode.cases[4].run, compare=decode.cases[4].compare))

@@ -1,9 +1,10 @@
 """Chapter 06's hidden cases: other lengths, widths, shifts and positions than the notebook's.
 The encodings take sizes, not data, so the sizes themselves are drawn from the case's seed."""
 import numpy as np
+import torch
 
 from ..engine import Case
-from ..exercises.ch06 import _rope_inputs
+from ..exercises.ch06 import _rope_inputs, relative_shift_matrix
 
 
 def _size(rng, low, high, odd=False):
@@ -24,11 +25,15 @@ HIDDEN = {
     ],
     "06.relative_shift_matrix": [
         Case("a shift of 2 to 11 positions, either way, an even d_model between 18 and 30", _shift),
+        Case("an odd d_model between 9 and 21 raises ValueError", lambda rng: (int(rng.integers(1, 5)), _size(rng, 9, 22, odd=True)),
+             run=relative_shift_matrix.cases[4].run),
     ],
     "06.rotary_embedding": [
         Case("(B, T, d) = (3, 7, 10), positions 3..9",
              lambda rng: _rope_inputs(rng, (3, 7, 10), np.arange(3, 10))),
         Case("unordered positions, d=12, base=500.0",
              lambda rng: _rope_inputs(rng, (5, 12), rng.permutation(40)[:5], base=500.0)),
+        Case("float64 x of shape (4, 3, 10): the result keeps x's dtype",
+             lambda rng: _rope_inputs(rng, (4, 3, 10), np.arange(2, 5), dtype=torch.float64)),
     ],
 }
