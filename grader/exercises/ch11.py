@@ -178,6 +178,14 @@ def _run_attention_dropout(cls, args):
         return module(x, memory, mask)
 
 
+def run_attention_default_dropout(cls, args):
+    """Built without a dropout argument, called in train mode: the default, 0.0, drops nothing."""
+    d_model, n_head, x, memory, mask = args
+    module = in_train_mode(built(ref.CrossAttention, cls, (d_model, n_head)))
+    with torch.no_grad():
+        return module(x, memory, mask)
+
+
 def _dropout_attention(self, x, memory, mask, where="weights", return_dropped=False, always=False):
     """Cross-attention with dropout somewhere else: on the output (`where="out"`), nowhere
     (`"none"`), on the weights that are also returned (`return_dropped`), or on in eval mode too."""
@@ -243,6 +251,9 @@ CrossAttention = Exercise(
         Case("eval mode, dropout=0.5: no dropout",
              lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 4, 16), None, 0.5, False),
              run=_run_attention_dropout, compare=_eval_mode_compare),
+        Case("train mode with the default dropout=0.0: nothing dropped",
+             lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), None),
+             run=run_attention_default_dropout, compare=_train_mode_compare("the default is dropout=0.0.")),
     ],
     mistakes=[
         Mistake("keys and values from the decoder",
@@ -309,7 +320,7 @@ CrossAttention = Exercise(
                     "self-attention (memory = x) with a causal (T, T) mask, 4 heads"),
         Requirement("dropout on the attention weights.",
                     "train mode, dropout=0.5: dropout on the attention weights, weights returned before it",
-                    "eval mode, dropout=0.5: no dropout"),
+                    "eval mode, dropout=0.5: no dropout", "train mode with the default dropout=0.0: nothing dropped"),
         Requirement("`forward(x, memory, mask=None) -> (out, weights)`: `x` `(B, T, C)`, `memory` `(B, S, C)`, "
                     "`out` `(B, T, C)` (after `out_proj`)", "3 decoder positions over a memory of 5, no mask"),
         Requirement("`weights` `(B, H, T, S)` (before dropout)",
@@ -358,7 +369,7 @@ class EncoderNoResidual(ref.EncoderLayer):
 
 def _run_encoder_dropout(cls, args):
     d_model, n_head, d_ff, x, src_mask, p, train = args
-    module = built(ref.EncoderLayer, cls, (d_model, n_head, d_ff, p))
+    module = built(ref.EncoderLayer, cls, (d_model, n_head, d_ff) + (() if p is None else (p,)))
     if train:
         in_train_mode(module)
     with torch.no_grad():
@@ -407,6 +418,9 @@ EncoderLayer = Exercise(
         Case("eval mode, dropout=0.5: no dropout",
              lambda rng: (16, 2, 32, randn(rng, 2, 4, 16), padding([4, 2], 4), 0.5, False),
              run=_run_encoder_dropout, compare=_eval_mode_compare),
+        Case("train mode with the default dropout=0.0: nothing dropped",
+             lambda rng: (16, 2, 32, randn(rng, 2, 4, 16), padding([4, 3], 4), None, True),
+             run=_run_encoder_dropout, compare=_train_mode_compare("the default is dropout=0.0.")),
     ],
     mistakes=[
         Mistake("padding mask ignored",
@@ -451,7 +465,7 @@ EncoderLayer = Exercise(
         Requirement("`EncoderLayer(d_model, n_head, d_ff, dropout=0.0)`: `ln_1`, `self_attn` (a `CrossAttention`), "
                     "`ln_2`, `ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model), "
                     "nn.Dropout(dropout))`", "two padded sources (lengths 5 and 3)", "a batch of one, no padding",
-                    "train mode, dropout=0.3, padded sources"),
+                    "train mode, dropout=0.3, padded sources", "train mode with the default dropout=0.0: nothing dropped"),
         Requirement("`forward(x, src_mask) -> (B, S, C)`", "two padded sources (lengths 5 and 3)"),
         Requirement("Apply dropout to each attention's output before adding it to the residual stream.",
                     "train mode, dropout=0.3, padded sources", "eval mode, dropout=0.5: no dropout"),
@@ -501,8 +515,9 @@ class DecoderMaskIgnored(ref.DecoderLayer):
 
 
 def _run_decoder_dropout(cls, args):
+    """p=None: built without a dropout argument (its default)."""
     d_model, n_head, d_ff, x, memory, src_mask, p, train = args
-    module = built(ref.DecoderLayer, cls, (d_model, n_head, d_ff, p))
+    module = built(ref.DecoderLayer, cls, (d_model, n_head, d_ff) + (() if p is None else (p,)))
     if train:
         in_train_mode(module)
     with torch.no_grad():
@@ -544,6 +559,9 @@ DecoderLayer = Exercise(
         Case("eval mode, dropout=0.5: no dropout",
              lambda rng: (16, 2, 32, randn(rng, 2, 3, 16), randn(rng, 2, 4, 16), padding([4, 1], 4), 0.5, False),
              run=_run_decoder_dropout, compare=_eval_mode_compare),
+        Case("train mode with the default dropout=0.0: nothing dropped",
+             lambda rng: (16, 2, 32, randn(rng, 2, 3, 16), randn(rng, 2, 4, 16), padding([4, 2], 4), None, True),
+             run=_run_decoder_dropout, compare=_train_mode_compare("the default is dropout=0.0.")),
     ],
     mistakes=[
         Mistake("no causal mask in the decoder's self-attention",
@@ -585,7 +603,8 @@ DecoderLayer = Exercise(
                     "3 target positions, padded sources of lengths 6 and 2"),
         Requirement("`DecoderLayer(d_model, n_head, d_ff, dropout=0.0)`: `ln_1`, `self_attn`, `ln_2`, "
                     "`cross_attn`, `ln_3`, `ff` (as above)", "target and source of length 4, no padding",
-                    "a batch of one, 4 heads, target longer than source", "train mode, dropout=0.3, padded sources"),
+                    "a batch of one, 4 heads, target longer than source", "train mode, dropout=0.3, padded sources",
+                    "train mode with the default dropout=0.0: nothing dropped"),
         Requirement("`forward(x, memory, src_mask) -> (B, T, C)`", "3 target positions, padded sources of lengths 6 and 2"),
         Requirement("Apply dropout to each attention's output before adding it to the residual stream.",
                     "train mode, dropout=0.3, padded sources", "eval mode, dropout=0.5: no dropout"),
@@ -682,6 +701,23 @@ def _run_seq2seq_dropout(cls, args):
         return memory, src_mask, model.decode(tgt, memory, src_mask)
 
 
+def run_seq2seq_defaults(cls, args):
+    """Seq2SeqTransformer(src_vocab, tgt_vocab) with every other argument at its default, in
+    train mode (the default dropout, 0.0, drops nothing), through forward."""
+    _, src, tgt = args
+    model = in_train_mode(built(ref.Seq2SeqTransformer, cls, dict(src_vocab=11, tgt_vocab=9)))
+    with torch.no_grad():
+        return model(src, tgt)
+
+
+def run_seq2seq_forward(cls, args):
+    """forward(src, tgt) itself."""
+    pad_id, src, tgt = args
+    model = built(ref.Seq2SeqTransformer, cls, dict(S2S, pad_id=pad_id))
+    with torch.no_grad():
+        return model(src, tgt)
+
+
 def _seq2seq_dropout_inputs(lengths, S, T, p, train):
     inputs = _seq2seq_inputs(lengths, S, T)
     return lambda rng: inputs(rng) + (p, train)
@@ -730,6 +766,16 @@ Seq2SeqTransformer = Exercise(
         Case("eval mode, dropout=0.5: no dropout",
              _seq2seq_dropout_inputs([4, 2], 4, 3, 0.5, False), run=_run_seq2seq_dropout,
              compare=_eval_mode_compare),
+        Case("the defaults: Seq2SeqTransformer(11, 9), train mode, through forward",
+             _seq2seq_inputs([5, 2], 5, 4), run=run_seq2seq_defaults,
+             compare=_train_mode_compare("built as Seq2SeqTransformer(src_vocab, tgt_vocab) alone, every "
+                                         "other argument takes its default, dropout=0.0 and pad_id=0 included."),
+             why="d_model=64, n_head=4, n_layer=2, d_ff=256, max_len=32, dropout=0.0, pad_id=0"),
+        Case("source and target of exactly max_len (12) tokens",
+             _seq2seq_inputs([12, 7], 12, 12), run=_run_seq2seq,
+             why="max_len positions fit: the position tables have max_len rows"),
+        Case("forward(src, tgt) = decode(tgt, *encode(src))", _seq2seq_inputs([4, 3], 4, 5),
+             run=run_seq2seq_forward),
     ],
     mistakes=[
         Mistake("padding mask ignored",
@@ -772,7 +818,9 @@ Seq2SeqTransformer = Exercise(
                     "each vocabulary), `src_pos`, `tgt_pos` (`nn.Embedding(max_len, d_model)`), `encoder`, "
                     "`decoder` (`nn.ModuleList`s of `n_layer` layers), `ln_enc`, `ln_dec` (`nn.LayerNorm`), "
                     "`lm_head` (`nn.Linear(d_model, tgt_vocab)`, with bias), `pad_id`",
-                    "two padded sources (lengths 6 and 3), 4 target tokens", "pad_id=3 (use self.pad_id, not 0)"),
+                    "two padded sources (lengths 6 and 3), 4 target tokens", "pad_id=3 (use self.pad_id, not 0)",
+                    "the defaults: Seq2SeqTransformer(11, 9), train mode, through forward",
+                    "source and target of exactly max_len (12) tokens"),
         Requirement("and dropout after the embedding sums",
                     "train mode, dropout=0.2: after the embedding sums and inside every layer",
                     "eval mode, dropout=0.5: no dropout"),
@@ -782,7 +830,8 @@ Seq2SeqTransformer = Exercise(
                     "two padded sources (lengths 6 and 3), 4 target tokens",
                     "a batch of one, target longer than the source"),
         Requirement("`forward(src, tgt) -> logits`, i.e. `decode(tgt, *encode(src))`",
-                    not_checked="forward is given in the stub; the cases call encode and decode"),
+                    "forward(src, tgt) = decode(tgt, *encode(src))",
+                    "the defaults: Seq2SeqTransformer(11, 9), train mode, through forward"),
     ],
 )
 
@@ -886,6 +935,9 @@ label_smoothed_cross_entropy = Exercise(
              why="the loss trains a model: it must be a tensor in the autograd graph, not a float"),
         Case("logits (2, 3, 2, V): any number of leading axes", _lsce_inputs(2, 6, 5, [2, 0]),
              run=run_lsce_4d),
+        Case("ignore_index=-100 (PyTorch's default) on padded targets",
+             _lsce_inputs(2, 5, 6, [2, 1], smoothing=0.1, ignore_index=-100),
+             why="-100 is no valid class: an ignored position must never be used as an index"),
     ],
     mistakes=[
         Mistake("smoothing mass spread over the wrong number of classes",
@@ -920,7 +972,8 @@ label_smoothed_cross_entropy = Exercise(
                     "large logits (x1000): log_softmax, never log(softmax)"),
         Requirement("**average over real tokens only**: positions whose target is `ignore_index` (the padding id) "
                     "contribute nothing, neither to the sum nor to the count.",
-                    "(B, T, V) logits, padded targets", "smoothing=0.2, ignore_index=3"),
+                    "(B, T, V) logits, padded targets", "smoothing=0.2, ignore_index=3",
+                    "ignore_index=-100 (PyTorch's default) on padded targets"),
         Requirement("`label_smoothed_cross_entropy(logits, targets, smoothing=0.1, ignore_index=0)`",
                     "the defaults: smoothing=0.1, ignore_index=0", "smoothing=0 is plain cross-entropy, (N, V) logits",
                     "smoothing=0.2, ignore_index=3"),
