@@ -470,14 +470,16 @@ from_pretrained = Exercise(
 
 
 class CharTokenizer:
-    """A stand-in for GPT-2's tokenizer in the checks: one id per character of ALPHABET."""
+    """A stand-in for GPT-2's tokenizer in the checks: one id per character of ALPHABET. Like
+    GPT-2's, decode looks each id up in a dict, so it takes Python ints, not 0-dim tensors."""
     ALPHABET = "|abcdefghijklmnopqrstuvwxyz .,!?"   # id 0, '|', plays <|endoftext|>
+    DECODER = dict(enumerate(ALPHABET))
 
     def encode(self, text):
         return [self.ALPHABET.index(ch) for ch in text]
 
     def decode(self, ids):
-        return "".join(self.ALPHABET[i] for i in ids)
+        return "".join(self.DECODER[i] for i in ids)
 
 
 def toy_gpt(block_size=16, vocab_size=len(CharTokenizer.ALPHABET), std=0.3):
@@ -489,13 +491,21 @@ def toy_gpt(block_size=16, vocab_size=len(CharTokenizer.ALPHABET), std=0.3):
     return model.eval()
 
 
-def _generate_inputs(prompt, n, temperature=1.0, top_k=None, seed=None, stop=None, block_size=16):
-    return lambda rng: (prompt, n, temperature, top_k, seed, stop, block_size)
+def _generate_inputs(prompt, n, temperature=1.0, top_k=None, seed=None, stop=None, block_size=16, std=0.3):
+    return lambda rng: (prompt, n, temperature, top_k, seed, stop, block_size, std)
+
+
+def run_generate_defaults(fn, args):
+    """Only model, tokenizer, prompt and max_new_tokens: temperature=1.0, top_k=None,
+    generator=None (torch's global random state, seeded the same for both) and stop_token=None."""
+    prompt, n, std = args[0], args[1], args[-1]
+    return raised(fn, toy_gpt(std=std), CharTokenizer(), prompt, n), 0
 
 
 def _run_generate(fn, args):
-    prompt, n, temperature, top_k, seed, stop, block_size = args
-    model = toy_gpt(block_size)
+    """std: the toy model's weights; 1.0 makes the next token depend strongly on the context."""
+    prompt, n, temperature, top_k, seed, stop, block_size, std = args
+    model = toy_gpt(block_size, std=std)
     embedded = [0]
     hook = model.transformer.wte.register_forward_hook(
         lambda mod, inp, out: embedded.__setitem__(0, embedded[0] + inp[0].shape[-1]))
@@ -567,6 +577,13 @@ generate_text = Exercise(
         Case("stop_token=None: the '|' (id 0) that is drawn stays in the text",
              _generate_inputs("it was", 10, temperature=1.5, seed=3), run=_run_generate,
              why="the same draws as the stop_token=0 case: None must never stop"),
+        Case("the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None",
+             _generate_inputs("so it goes", 8, std=1.0), run=run_generate_defaults),
+        Case("a prompt of 20 tokens in a context of 16: only its last 16 are fed",
+             _generate_inputs("the end of the story", 4, top_k=1, std=1.0), run=_run_generate),
+        Case("past block_size with a model that reads its context: the window after the restart",
+             _generate_inputs("out of the ov", 10, top_k=1, std=1.0), run=_run_generate,
+             why="weights at std 1 make the next token depend on the whole window, not only the last token"),
     ],
     mistakes=[
         Mistake("the prompt returned too",
@@ -595,7 +612,8 @@ generate_text = Exercise(
                     "greedy (top_k=1), 10 new tokens after 'the pizza'",
                     "sampling at temperature 1.5 with a seeded generator, stop_token 0 ('|') is drawn",
                     "past block_size: a prompt of 13 and 10 new tokens in a context of 16",
-                    "generator=None: sampling from torch's global random state"),
+                    "generator=None: sampling from torch's global random state",
+                    "the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None"),
         Requirement("encode the prompt (an empty prompt is a `ValueError`: there is nothing to continue)",
                     "an empty prompt raises ValueError"),
         Requirement("generate as chapter 10's `generate` does — the same tokens, sampling included, for the same generator",
@@ -605,11 +623,14 @@ generate_text = Exercise(
         Requirement("but with chapter 12's `KVCache` and `forward_cached` (imported above): the prompt once, then "
                     "one new token per step", "greedy (top_k=1), 10 new tokens after 'the pizza'"),
         Requirement("a fresh cache on the last `block_size` tokens when the context is full",
-                    "past block_size: a prompt of 13 and 10 new tokens in a context of 16"),
+                    "past block_size: a prompt of 13 and 10 new tokens in a context of 16",
+                    "a prompt of 20 tokens in a context of 16: only its last 16 are fed",
+                    "past block_size with a model that reads its context: the window after the restart"),
         Requirement("stop when the sampled id is `stop_token` (GPT-2's `<|endoftext|>`, 50256), leaving it out",
                     "sampling at temperature 1.5 with a seeded generator, stop_token 0 ('|') is drawn",
                     "stop_token=None: the '|' (id 0) that is drawn stays in the text"),
-        Requirement("decode the new ids only.", "greedy (top_k=1), 10 new tokens after 'the pizza'"),
+        Requirement("decode the new ids only.", "greedy (top_k=1), 10 new tokens after 'the pizza'",
+                    "the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None"),
     ],
 )
 
