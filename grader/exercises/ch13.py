@@ -647,6 +647,17 @@ def _run_gpt2(cls, args):
     return _use(cls.from_files(*gpt2_vocab_files()), texts, _reference_gpt2())
 
 
+def run_gpt2_decode_prefixes(cls, args):
+    """decode of every prefix of the reference's ids of a text: some cut a character in two."""
+    (text,) = args
+    tok, ids = cls.from_files(*gpt2_vocab_files()), _reference_gpt2().encode(text)
+    return [tok.decode(ids[:k]) for k in range(1, len(ids) + 1)]
+
+
+def catching_decode_prefixes(cls, args):
+    return catching(lambda *a: run_gpt2_decode_prefixes(cls, a), args)
+
+
 def _tokenizer_compare(got, expected, args):
     """Say which text went wrong and how, not just 'values differ'."""
     if not isinstance(got, dict) or set(got) != {"encode", "decode"}:
@@ -690,6 +701,11 @@ class _NoByteMapping(ref.GPT2Tokenizer):
         return [self.encoder[token] for chunk in ref.pretokenize(text) for token in self.bpe(chunk)]
 
 
+class _StrictDecode(ref.GPT2Tokenizer):
+    def decode(self, ids):
+        return bytes(self.byte_decoder[c] for i in ids for c in self.decoder[int(i)]).decode("utf-8")
+
+
 class _SpecialTokenParsed(ref.GPT2Tokenizer):
     def encode(self, text):
         out = []
@@ -707,6 +723,8 @@ GPT2Tokenizer = Exercise(
         Case("bpe(word) itself, on the toy vocabulary", _toy_words, run=run_toy_bpe, compare=EXACT),
         Case("'<|endoftext|>' inside a text is ordinary characters", lambda rng: (["a<|endoftext|>b"],),
              run=_run_gpt2, why="encode never produces the special id 50256; a program appends it itself"),
+        Case("decode of every prefix of the ids of '👍🏽 日本': characters cut in two become '\\ufffd'",
+             lambda rng: ("👍🏽 日本",), run=catching_decode_prefixes, compare=exact_or_raised),
     ],
     compare=_tokenizer_compare,
     mistakes=[
@@ -730,6 +748,10 @@ GPT2Tokenizer = Exercise(
                 "like OpenAI's code, encode reads '<|endoftext|>' in a text as the 13 characters it is; "
                 "a program that wants the special token appends id 50256 itself (so user text cannot "
                 "inject it).", _SpecialTokenParsed),
+        Mistake("strict UTF-8 in decode",
+                "a model can stop in the middle of a character (an emoji is several tokens): decode "
+                "the joined bytes with errors='replace', so a cut character becomes '\\ufffd' "
+                "instead of an exception.", _StrictDecode),
     ],
     requirements=[
         Requirement("`GPT2Tokenizer(encoder, bpe_merges)` takes the loaded contents (`encoder`: the dict of `encoder.json`; "
@@ -745,7 +767,8 @@ GPT2Tokenizer = Exercise(
                     "each resulting string up in `encoder.json`.", "a toy vocabulary: ranks, pre-token boundaries",
                     "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
         Requirement("Decoding reverses it: strings, characters, bytes, one UTF-8 decode with `errors=\"replace\"`.",
-                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
+                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip",
+                    "decode of every prefix of the ids of '👍🏽 日本': characters cut in two become '\\ufffd'"),
         Requirement("`encode` treats `<|endoftext|>` in a text as ordinary characters",
                     "'<|endoftext|>' inside a text is ordinary characters"),
         Requirement("The token strings of one pre-token `word` (in GPT-2's alphabet): lowest rank first.",
