@@ -2,8 +2,8 @@
 contractions, whitespace runs, digits, emoji), other ids, pairs and vocabulary sizes than the
 notebook's. `bytes_to_unicode` takes no argument, so it has one right answer and no hidden case."""
 from ..engine import Case
-from ..exercises.ch13 import (_random_words, _run_gpt2, _run_toy, _toy_inputs, _trained, catching,
-                              exact_or_raised, utf8)
+from ..exercises.ch13 import (GPT2Tokenizer, _random_words, _run_gpt2, _run_toy, _toy_inputs, _trained, catching,
+                              exact_or_raised, train_bpe, utf8)
 from ..reference import ch13 as ref
 
 WORDS = ["the", "cat", "hat", "is", "on", "mat", "that", "and", "The", "HAT", "naïve", "café", "日本語",
@@ -55,6 +55,31 @@ def _toy_texts(rng):
     return encoder, merges, texts
 
 
+def _toy_words(rng):
+    """Random pre-tokens of the toy alphabet, a leading or trailing space ('Ġ') in some."""
+    encoder, merges, _ = _toy_inputs(rng)
+    words = ["".join(rng.choice(list("abc"), size=int(rng.integers(1, 7)))) for _ in range(5)]
+    return encoder, merges, ["Ġ" + words[0], words[1] + "Ġ", *words[2:], "Ġabcabc"]
+
+
+def _special_token_texts(rng):
+    """'<|endoftext|>' between two texts, at the start of one, and alone."""
+    return ([random_text(rng, 4) + "<|endoftext|>" + random_text(rng, 4),
+             "<|endoftext|>" + random_text(rng, 3), "<|endoftext|>"],)
+
+
+def _cut_characters(rng):
+    """A text whose multi-byte characters (emoji, CJK, Greek, accents) span several tokens."""
+    many_bytes = ["👍🏽", "🧑‍🚀", "日本語", "テキスト", "Ελληνικά", "naïve", "café", "x²"]
+    return (" ".join(str(w) for w in rng.choice(many_bytes, size=3)),)
+
+
+def like(exercise, i, name, inputs):
+    """A hidden case that runs and compares as the exercise's public case `i` does."""
+    case = exercise.cases[i]
+    return Case(name, inputs, run=case.run, compare=case.compare)
+
+
 HIDDEN = {
     "13.text_to_bytes": [
         Case("a text of several scripts, emoji and whitespace", lambda rng: (random_text(rng),)),
@@ -82,6 +107,8 @@ HIDDEN = {
         Case("a text of several scripts, 25 merges", lambda rng: (random_text(rng, 30), 256 + 25)),
         Case("more merges asked for than a few random words allow: stops early",
              lambda rng: (_random_words(rng, 4), 256 + 40), run=catching),
+        like(train_bpe, 5, "verbose=True on a text of several scripts, 12 merges",
+             lambda rng: (random_text(rng, 20), 256 + 12, True)),
     ],
     "13.bpe_encode": [
         Case("merges trained on English, a text of several scripts",
@@ -99,5 +126,9 @@ HIDDEN = {
         Case("the toy vocabulary on other texts", _toy_texts, run=_run_toy),
         Case("GPT-2's vocabulary on texts of several scripts, an emoji glued to a contraction",
              lambda rng: (_gpt2_texts(rng),), run=_run_gpt2),
+        like(GPT2Tokenizer, 2, "bpe(word) itself on random words of the toy alphabet", _toy_words),
+        like(GPT2Tokenizer, 3, "'<|endoftext|>' between, before and without other text", _special_token_texts),
+        like(GPT2Tokenizer, 4, "decode of every prefix of the ids of emoji, CJK and accented words",
+             _cut_characters),
     ],
 }
