@@ -80,6 +80,10 @@ HIDDEN = {
              _generate(23, 5, top_k=1, std=1.0), run=_run_generate),
         Case("past block_size, greedy, a model that reads its context: a prompt of 12 and 9 new tokens",
              _generate(12, 9, top_k=1, std=1.0), run=_run_generate),
+        # '|' is about 1 draw in 32 here: within 200 tokens it is drawn for nearly every secret,
+        # where 12 tokens (the case above) draw it for only about one secret in three.
+        Case("sampling at temperature 1.5, a seeded generator, up to 200 new tokens: stop_token 0 ('|') is drawn",
+             _generate(4, 200, 1.5, seeded=True, stop=0), run=_run_generate),
     ],
     "14.continuation_logprob": [
         Case("a prompt of 5 tokens, a continuation of 6", _logprob_inputs(5, 6), run=_run_logprob),
