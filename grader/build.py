@@ -11,8 +11,7 @@ It also writes, in `solutions/` itself, one generated markdown cell above each e
 (id `header-<name>`): points, difficulty, time estimate and the known mistakes' hints, all
 taken from the chapter's `Exercise`s (see "exercise headers" below).
 
-The helpers at the bottom (`markdown`, `code`, `exercise`, `test`) make cells with the
-nbgrader metadata the course relies on; use them when writing a new chapter.
+A new chapter's solution notebook is written with the cell helpers of grader/authoring.py.
 """
 import ast
 import importlib
@@ -22,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from . import REPOSITORY
+from .authoring import COLAB_TEST, colab_cell_source, markdown
 from .notebook import is_definition, python_source, statement_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def check_solution_regions(nb, origin: str):
         markers = _MARKER_LINE.findall(cell.source)
         if markers and not cell.metadata.get("nbgrader", {}).get("solution", False):
             raise BuildError(f"{where}: a SOLUTION region in a cell without solution metadata "
-                             "(write it with grader.build.exercise(...))")
+                             "(write it with grader.authoring.exercise(...))")
         open_region = False
         for marker in markers:
             if marker == "BEGIN" and open_region:
@@ -229,26 +229,9 @@ def stale_headers(nb, exercises) -> list[str]:
 # data loaders' fallback URL reads it directly (grader/data/paths.py).
 
 README = ROOT / "README.md"
-COLAB_TEST = 'if "google.colab" in sys.modules:'
 # Colab's and Binder's links to this repository (the README links other projects too).
 LAUNCH_LINK = re.compile(r"(https://colab\.research\.google\.com/github/|https://mybinder\.org/v2/gh/)"
                          r"[\w.-]+/[\w.-]+")
-
-
-def colab_install_requirement(repository: str = REPOSITORY) -> str:
-    return f"mnist-to-gpt @ git+https://github.com/{repository}"
-
-
-def colab_cell_source(repository: str = REPOSITORY) -> str:
-    """The first code cell of every notebook. `%pip` (not `!pip`) installs into the running
-    kernel's environment; pip installs only what is missing, and the course's requirements
-    have no upper bounds, so Colab's own torch, numpy, matplotlib... stay as they are
-    (tests/test_colab.py proves it with pip's resolver report)."""
-    return ("# On Colab, this installs the course package and nothing else (Colab's own torch, numpy and\n"
-            "# matplotlib stay as they are); anywhere else it does nothing.\n"
-            "import sys\n"
-            f"{COLAB_TEST}\n"
-            f'    %pip install -q "{colab_install_requirement(repository)}"')
 
 
 def is_colab_cell(cell) -> bool:
@@ -275,49 +258,3 @@ def badges(name: str, repository: str = REPOSITORY) -> str:
 def readme_with_repository(text: str, repository: str = REPOSITORY) -> str:
     """The README with every Colab and Binder link pointing at `repository`."""
     return LAUNCH_LINK.sub(lambda m: m.group(1) + repository, text)
-
-
-# ---------------------------------------------------------------- writing notebooks
-
-def _meta(**nbgrader):
-    return {"nbgrader": {"schema_version": 3, "grade": False, "locked": False, "solution": False,
-                         "task": False, **nbgrader}}
-
-
-def markdown(text: str, cell_id: str | None = None):
-    cell = nbformat.v4.new_markdown_cell(text.strip())
-    if cell_id:
-        cell.metadata.update(_meta(grade_id=cell_id, locked=True))
-    return cell
-
-
-def code(source: str, cell_id: str | None = None):
-    cell = nbformat.v4.new_code_cell(source.strip())
-    if cell_id:
-        cell.metadata.update(_meta(grade_id=cell_id, locked=True))
-    return cell
-
-
-def exercise(name: str, source: str):
-    """The cell the learner edits; its solution sits between BEGIN/END SOLUTION markers."""
-    cell = nbformat.v4.new_code_cell(source.strip())
-    cell.metadata.update(_meta(grade_id=name, solution=True))
-    return cell
-
-
-def test(name: str, points: int, source: str | None = None):
-    """The locked autograder cell: it calls the engine and raises when the answer is wrong."""
-    cell = nbformat.v4.new_code_cell((source or f"check({name})").strip())
-    cell.metadata.update(_meta(grade_id=f"test_{name}", grade=True, locked=True, points=points))
-    return cell
-
-
-def notebook(cells, chapter: str, title: str):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata.update({
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "course": {"chapter": chapter, "title": title},
-    })
-    return nb

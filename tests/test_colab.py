@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.build import colab_install_requirement
+from grader.authoring import colab_install_requirement
 from grader.kernel_client import patient_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from grader import REPOSITORY
+from grader.authoring import colab_cell_source
 from grader.build import (COURSE, LAUNCH_LINK, README, SOLUTIONS, badges, build_all, chapter_exercises_or_none,
-                          colab_cell_source, exercise_headers, header_text, readme_with_repository,
-                          stale_headers)
+                          exercise_headers, header_text, readme_with_repository, stale_headers)
 from grader.engine import all_exercises
 from grader.notebook import grade_id
 
@@ -129,7 +129,7 @@ def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
 
     import nbformat
 
-    from grader import build
+    from grader import authoring, build
     from grader.engine import Exercise, Mistake
 
     for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
@@ -137,12 +137,12 @@ def test_build_gives_a_new_chapter_its_headers(tmp_path, monkeypatch):
         monkeypatch.setattr(build, name, path)
     monkeypatch.setattr(build, "README", tmp_path / "README.md")
     (tmp_path / "README.md").write_text("# a course\n")
-    cells = [build.markdown("# 98 · A new chapter"),
-             build.code(build.colab_cell_source()),
-             build.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-             build.test("double", points=1)]
+    cells = [authoring.markdown("# 98 · A new chapter"),
+             authoring.code(authoring.colab_cell_source()),
+             authoring.exercise("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+             authoring.test("double", points=1)]
     (tmp_path / "solutions").mkdir()
-    nbformat.write(build.notebook(cells, "98", "A new chapter"), tmp_path / "solutions" / "98_new.ipynb")
+    nbformat.write(authoring.notebook(cells, "98", "A new chapter"), tmp_path / "solutions" / "98_new.ipynb")
     module = types.ModuleType("grader.exercises.ch98")
     module.EXERCISES = [Exercise(id="98.double", points=1, difficulty="easy", minutes=5, cases=[], mistakes=[
         Mistake("added instead of doubled", "x + 2 is not 2 * x.", lambda x: x + 2),
@@ -210,15 +210,15 @@ def test_build_stops_on_a_broken_solution_region(tmp_path, monkeypatch, source, 
     are as unsound. `grader build` stops on each, naming the notebook and the cell."""
     import nbformat
 
-    from grader import build
+    from grader import authoring, build
 
     for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
                        ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
         monkeypatch.setattr(build, name, path)
-    cell = build.exercise("f", source) if metadata else build.code(source)
+    cell = authoring.exercise("f", source) if metadata else authoring.code(source)
     (tmp_path / "solutions").mkdir()
-    cells = [build.markdown("# 98 · Broken"), build.code(build.colab_cell_source()), cell]
-    nbformat.write(build.notebook(cells, "98", "Broken"),
+    cells = [authoring.markdown("# 98 · Broken"), authoring.code(authoring.colab_cell_source()), cell]
+    nbformat.write(authoring.notebook(cells, "98", "Broken"),
                    tmp_path / "solutions" / "98_broken.ipynb")
     with pytest.raises(build.BuildError, match=f"solutions/98_broken.ipynb, cell 2 .*{problem}"):
         build.build_all(check_only=True)

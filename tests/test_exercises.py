@@ -199,3 +199,17 @@ def test_a_failed_case_says_why_it_exists():
     got, expected = run_case(exercise, 0, lambda x: x), run_case(exercise, 0, lambda x: x + 1)
     assert "(why this case: zero is where an off-by-one shows)" in judge_case(exercise, 0, got, expected).message
     assert judge_case(exercise, 0, expected, expected).passed
+
+
+def test_a_misspelt_variant_is_an_error_when_the_checks_are_imported():
+    """A known mistake is the reference-like function with one behaviour switched off,
+    `variant(_GPT, positions=False)`. A misspelt behaviour must stop the import, not make a
+    "mistake" that quietly equals the reference (as a `mistake="no_pso"` string did)."""
+    from grader.exercises.common import variant
+
+    def embed(x, positions=True):
+        return x + 1 if positions else x
+
+    with pytest.raises(TypeError, match="positons"):
+        variant(embed, positons=False)
+    assert variant(embed, positions=False)(1) == 1 and embed(1) == 2

@@ -11,7 +11,6 @@ same input in `eval()` mode. A parameter with a wrong name or shape is reported 
 before anything runs.
 """
 import math
-from functools import partial
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..values import TensorValue
 from . import common
-from .common import FLOAT32, GPT2_NAMES, randn, with_reference_weights
+from .common import FLOAT32, GPT2_NAMES, randn, variant, with_reference_weights
 
 
 def reference(name):
@@ -113,11 +112,14 @@ merge_heads = Exercise(
 
 
 class _MHA(nn.Module):
-    """The reference computation written out, with one deliberate mistake switched on."""
+    """The reference computation written out; each keyword after `bias` varies one step."""
 
-    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, mistake=None):
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, causal=True, split_transposed=True,
+                 head_size_scale=True, q_first=True, softmax_dim=-1, project=True):
         super().__init__()
-        self.n_embd, self.n_head, self.mistake = n_embd, n_head, mistake
+        self.n_embd, self.n_head = n_embd, n_head
+        self.causal, self.split_transposed, self.head_size_scale = causal, split_transposed, head_size_scale
+        self.q_first, self.softmax_dim, self.project = q_first, softmax_dim, project
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.drop = nn.Dropout(dropout)
@@ -125,22 +127,18 @@ class _MHA(nn.Module):
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        if self.mistake == "kqv":
+        if not self.q_first:
             k, q, v = q, k, v
-        split = _split_bare_view if self.mistake == "bare" else \
-            (lambda t, h: t.view(B, T, h, C // h).transpose(1, 2))
+        split = (lambda t, h: t.view(B, T, h, C // h).transpose(1, 2)) if self.split_transposed else \
+            _split_bare_view
         q, k, v = (split(t, self.n_head) for t in (q, k, v))
-        scale = math.sqrt(C if self.mistake == "sqrt_c" else C // self.n_head)
+        scale = math.sqrt(C // self.n_head if self.head_size_scale else C)
         att = q @ k.transpose(-2, -1) / scale
-        if self.mistake != "no_mask":
+        if self.causal:
             att = att.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-        att = att.softmax(dim=-2 if self.mistake == "dim" else -1)
+        att = att.softmax(dim=self.softmax_dim)
         y = (self.drop(att) @ v).transpose(1, 2).reshape(B, T, C)
-        return y if self.mistake == "no_proj" else self.drop(self.c_proj(y))
-
-
-def _mha_mistake(kind):
-    return partial(_MHA, mistake=kind)
+        return self.drop(self.c_proj(y)) if self.project else y
 
 
 def _mha_inputs(ctor, B, T):
@@ -163,20 +161,20 @@ MultiHeadAttention = Exercise(
     mistakes=[
         Mistake("no causal mask",
                 "a GPT predicts the next token, so position t may only attend to positions <= t: "
-                "fill the scores above the diagonal with -inf before the softmax.", _mha_mistake("no_mask")),
+                "fill the scores above the diagonal with -inf before the softmax.", variant(_MHA, causal=False)),
         Mistake("heads split by a bare reshape without transpose",
                 "view q, k, v as (B, T, n_head, hs) and transpose(1, 2); a bare view to "
-                "(B, n_head, T, hs) mixes tokens into the wrong heads.", _mha_mistake("bare")),
+                "(B, n_head, T, hs) mixes tokens into the wrong heads.", variant(_MHA, split_transposed=False)),
         Mistake("scaled by sqrt(n_embd) instead of sqrt(head size)",
                 "each head's scores are dot products of hs = n_embd / n_head numbers: divide by "
-                "sqrt(hs).", _mha_mistake("sqrt_c")),
+                "sqrt(hs).", variant(_MHA, head_size_scale=False)),
         Mistake("q, k, v taken in the wrong order",
                 "GPT-2's c_attn output is [queries | keys | values] along the last axis: "
-                "q, k, v = self.c_attn(x).split(n_embd, dim=2).", _mha_mistake("kqv")),
+                "q, k, v = self.c_attn(x).split(n_embd, dim=2).", variant(_MHA, q_first=False)),
         Mistake("softmax over the queries",
-                "each query's weights over the keys must sum to 1: softmax(dim=-1).", _mha_mistake("dim")),
+                "each query's weights over the keys must sum to 1: softmax(dim=-1).", variant(_MHA, softmax_dim=-2)),
         Mistake("forgot the output projection",
-                "after merging the heads, mix them with c_proj.", _mha_mistake("no_proj")),
+                "after merging the heads, mix them with c_proj.", variant(_MHA, project=False)),
     ],
 )
 
@@ -184,21 +182,22 @@ MultiHeadAttention = Exercise(
 
 
 class _LN(nn.Module):
-    def __init__(self, ndim, eps=1e-5, bias=True, mistake=None):
+    """The reference LayerNorm; each keyword after `bias` varies one step."""
+
+    def __init__(self, ndim, eps=1e-5, bias=True, dim=-1, unbiased=False, eps_inside=True, affine=True):
         super().__init__()
-        self.eps, self.mistake = eps, mistake
+        self.eps, self.dim, self.unbiased, self.eps_inside, self.affine = eps, dim, unbiased, eps_inside, affine
         self.weight = nn.Parameter(torch.ones(ndim))
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
     def forward(self, x):
-        dim = 1 if self.mistake == "dim" else -1
-        mean = x.mean(dim=dim, keepdim=True)
-        var = x.var(dim=dim, keepdim=True, unbiased=self.mistake == "unbiased")
-        if self.mistake == "eps_outside":
-            y = (x - mean) / (torch.sqrt(var) + self.eps)
-        else:
+        mean = x.mean(dim=self.dim, keepdim=True)
+        var = x.var(dim=self.dim, keepdim=True, unbiased=self.unbiased)
+        if self.eps_inside:
             y = (x - mean) / torch.sqrt(var + self.eps)
-        if self.mistake != "no_affine":
+        else:
+            y = (x - mean) / (torch.sqrt(var) + self.eps)
+        if self.affine:
             y = y * self.weight
             if self.bias is not None:
                 y = y + self.bias
@@ -225,16 +224,16 @@ LayerNorm = Exercise(
     mistakes=[
         Mistake("eps outside the square root",
                 "eps belongs inside: (x - mean) / sqrt(var + eps). sqrt(var) + eps is a different "
-                "function, visibly so when eps is not tiny.", partial(_LN, mistake="eps_outside")),
+                "function, visibly so when eps is not tiny.", variant(_LN, eps_inside=False)),
         Mistake("unbiased variance",
                 "LayerNorm divides by C, not C - 1: x.var(dim=-1, unbiased=False) (torch.var "
-                "is unbiased by default).", partial(_LN, mistake="unbiased")),
+                "is unbiased by default).", variant(_LN, unbiased=True)),
         Mistake("normalised over the wrong axis",
                 "each token is normalised over its own C channels: mean and var over dim=-1.",
-                partial(_LN, mistake="dim")),
+                variant(_LN, dim=1)),
         Mistake("forgot weight and bias",
                 "after normalising, scale by self.weight and add self.bias (when it exists).",
-                partial(_LN, mistake="no_affine")),
+                variant(_LN, affine=False)),
     ],
 )
 
@@ -260,12 +259,12 @@ gelu = Exercise(
                 "GPT-2 uses the tanh approximation: F.gelu(x) and nn.GELU() default to the exact "
                 "erf form; write the formula (or pass approximate='tanh').", lambda x: F.gelu(x)),
         Mistake("x squared instead of x cubed",
-                "the correction term is 0.044715 * x**3.", partial(_gelu_tanh, power=2)),
+                "the correction term is 0.044715 * x**3.", variant(_gelu_tanh, power=2)),
         Mistake("sqrt(2*pi) instead of sqrt(2/pi)",
-                "the constant inside tanh is sqrt(2 / pi), about 0.798.", partial(_gelu_tanh, c=math.sqrt(2 * math.pi))),
+                "the constant inside tanh is sqrt(2 / pi), about 0.798.", variant(_gelu_tanh, c=math.sqrt(2 * math.pi))),
         Mistake("forgot the factor 1/2",
                 "GELU(x) = 0.5 * x * (1 + tanh(...)); without the 0.5 it doubles for large x.",
-                partial(_gelu_tanh, half=1.0)),
+                variant(_gelu_tanh, half=1.0)),
         Mistake("ReLU instead of GELU", "GELU is smooth and negative for small negative x; ReLU is not.",
                 torch.relu),
     ],
@@ -469,14 +468,14 @@ FeedForward = Exercise(
     compare=FLOAT32,
     mistakes=[
         Mistake("ReLU instead of GELU", "GPT-2's MLP uses GELU (your gelu), not ReLU.",
-                partial(_FF, act=torch.relu)),
+                variant(_FF, act=torch.relu)),
         Mistake("exact (erf) GELU instead of the tanh form",
                 "nn.GELU() and F.gelu default to the erf form; use your tanh-form gelu.",
-                partial(_FF, act=F.gelu)),
+                variant(_FF, act=F.gelu)),
         Mistake("dropout active in eval mode",
                 "F.dropout(x, p) drops even in eval mode unless you pass training=self.training; "
                 "an nn.Dropout module handles that for you.",
-                partial(_FF, act=_gelu_tanh, functional_dropout=True)),
+                variant(_FF, act=_gelu_tanh, functional_dropout=True)),
     ],
 )
 
@@ -484,33 +483,33 @@ FeedForward = Exercise(
 
 
 class _Block(nn.Module):
-    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, mistake=None):
+    """The reference block's sub-layers, wired as the keywords after `bias` say (the defaults
+    wire them as the reference does)."""
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, pre_ln=True, residual=True,
+                 sequential=True, own_ln_2=True, add_to_stream=True):
         super().__init__()
         self.ln_1 = reference("LayerNorm")(n_embd, bias=bias)
         self.attn = reference("MultiHeadAttention")(n_embd, n_head, dropout, bias)
         self.ln_2 = reference("LayerNorm")(n_embd, bias=bias)
         self.mlp = reference("FeedForward")(n_embd, dropout, bias)
-        self.mistake = mistake
+        self.pre_ln, self.residual, self.sequential = pre_ln, residual, sequential
+        self.own_ln_2, self.add_to_stream = own_ln_2, add_to_stream
+
+    def sublayer(self, x, ln, f):
+        h = ln(x)
+        if not self.residual:
+            return f(h)
+        return (x if self.add_to_stream else h) + f(h)
 
     def forward(self, x):
-        m = self.mistake
-        if m == "post_ln":
+        if not self.pre_ln:
             x = self.ln_1(x + self.attn(x))
             return self.ln_2(x + self.mlp(x))
-        if m == "parallel":
-            return x + self.attn(self.ln_1(x)) + self.mlp(self.ln_2(x))
-        if m == "no_residual":
-            x = self.attn(self.ln_1(x))
-            return self.mlp(self.ln_2(x))
-        if m == "one_ln":
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_1(x))
-        if m == "residual_of_ln":
-            h = self.ln_1(x)
-            x = h + self.attn(h)
-            h = self.ln_2(x)
-            return h + self.mlp(h)
-        raise AssertionError(m)
+        after_attn = self.sublayer(x, self.ln_1, self.attn)
+        if not self.sequential:
+            return after_attn + self.mlp(self.ln_2(x))
+        return self.sublayer(after_attn, self.ln_2 if self.own_ln_2 else self.ln_1, self.mlp)
 
 
 Block = Exercise(
@@ -527,19 +526,19 @@ Block = Exercise(
         Mistake("post-LN instead of pre-LN",
                 "GPT-2 normalises the input of each sub-layer and adds the result to the "
                 "unnormalised stream: x = x + attn(ln_1(x)), not x = ln_1(x + attn(x)).",
-                partial(_Block, mistake="post_ln")),
+                variant(_Block, pre_ln=False)),
         Mistake("no residual connections",
                 "each sub-layer adds to the stream: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)).",
-                partial(_Block, mistake="no_residual")),
+                variant(_Block, residual=False)),
         Mistake("attention and MLP in parallel",
                 "the MLP reads the stream *after* attention has updated it: two sequential steps.",
-                partial(_Block, mistake="parallel")),
+                variant(_Block, sequential=False)),
         Mistake("ln_1 used twice",
                 "the two sub-layers have their own LayerNorms: ln_1 before attention, ln_2 before the MLP.",
-                partial(_Block, mistake="one_ln")),
+                variant(_Block, own_ln_2=False)),
         Mistake("added the sub-layer to the normalised x",
                 "the residual adds to the stream x itself, not to ln(x): x = x + attn(ln_1(x)).",
-                partial(_Block, mistake="residual_of_ln")),
+                variant(_Block, add_to_stream=False)),
     ],
 )
 

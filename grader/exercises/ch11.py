@@ -30,7 +30,6 @@ outputs in eval mode. Known mistakes are subclasses of the reference that overri
 so they have the very same parameters.
 """
 import math
-from functools import partial
 
 import numpy as np
 import torch
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .common import FLOAT32, randn, with_reference_weights
+from .common import FLOAT32, randn, variant, with_reference_weights
 from ..reference import ch11 as ref
 
 def padding(lengths, S):
@@ -253,13 +252,13 @@ def _run_decoder(cls, args):
         return module(x, memory, src_mask)
 
 
-def _decoder(self, x, memory, src_mask, self_mask="causal", kv="memory", cross_mask=True):
+def _decoder(self, x, memory, src_mask, self_mask="causal", keys_from_memory=True, cross_mask=True):
     T = x.size(1)
     mask = {"causal": causal(T), "none": None, "upper": torch.ones(T, T, dtype=torch.bool).triu()}[self_mask]
     h = self.ln_1(x)
     x = x + self.self_attn(h, h, mask)[0]
     h = self.ln_2(x)
-    x = x + self.cross_attn(h, memory if kv == "memory" else h, src_mask[:, None, :] if cross_mask else None)[0]
+    x = x + self.cross_attn(h, memory if keys_from_memory else h, src_mask[:, None, :] if cross_mask else None)[0]
     return x + self.ff(self.ln_3(x))
 
 
@@ -275,7 +274,7 @@ class DecoderUpperTriangle(ref.DecoderLayer):
 
 class DecoderKeysFromDecoder(ref.DecoderLayer):
     def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, kv="decoder")
+        return _decoder(self, x, memory, src_mask, keys_from_memory=False)
 
 
 class DecoderMaskIgnored(ref.DecoderLayer):
@@ -593,15 +592,15 @@ greedy_decode = Exercise(
         Mistake("took the logits of the first position",
                 "decode returns logits for every position of ys; the next token comes from the "
                 "last one: logits[:, -1].",
-                partial(_greedy, position=0)),
+                variant(_greedy, position=0)),
         Mistake("kept writing after </s>",
                 "once a row has produced </s> it is finished: append model.pad_id to it from then "
                 "on (keep a boolean `done` per row).",
-                partial(_greedy, pad=False)),
+                variant(_greedy, pad=False)),
         Mistake("did not stop when every row had finished",
                 "stop the loop as soon as every row has produced </s> (`if done.all(): break`); "
                 "max_len is only an upper bound.",
-                partial(_greedy, stop=False)),
+                variant(_greedy, stop=False)),
         Mistake("dropped the <s> column",
                 "return ys itself, starting with the <s> column: (B, 1 + n).",
                 _greedy_no_bos),

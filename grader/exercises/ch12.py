@@ -410,16 +410,14 @@ dequantize_int8 = Exercise(
 # ---------------------------------------------------------------- quantize_q4_blocks
 
 
-def _q4(W, block_size=32, rule="signed", clamp=(-8, 7), per_row=False):
+def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False):
     n_out, n_in = W.shape
     bs = n_in if per_row else block_size
     blocks = W.float().reshape(n_out, n_in // bs, bs)
-    if rule == "signed":
-        d = blocks.gather(-1, blocks.abs().argmax(-1, keepdim=True)) / -8.0
-    elif rule == "absmax7":
-        d = blocks.abs().amax(-1, keepdim=True) / 7.0
-    else:  # "absmax8": the sign of the largest weight dropped
-        d = blocks.abs().amax(-1, keepdim=True) / 8.0
+    if signed:
+        d = blocks.gather(-1, blocks.abs().argmax(-1, keepdim=True)) / -divisor
+    else:  # the sign of the largest weight dropped
+        d = blocks.abs().amax(-1, keepdim=True) / divisor
     safe = torch.where(d != 0, d, torch.ones_like(d))
     q = torch.round(blocks / safe)
     if clamp:
@@ -456,12 +454,12 @@ quantize_q4_blocks = Exercise(
         Mistake("symmetric absmax/7 scale",
                 "Q4_0 divides the *signed* largest weight by -8, so it lands exactly on the extra "
                 "level -8; absmax/7 never uses -8 and wastes one of the 16 levels.",
-                lambda W, bs=32: _q4(W, bs, rule="absmax7")),
+                lambda W, bs=32: _q4(W, bs, signed=False, divisor=7.0)),
         Mistake("lost the sign of the largest weight",
                 "d = m / -8 where m is the block's largest-magnitude weight *with its sign* "
                 "(gather it with argmax of abs); absmax/8 sends a positive maximum to +8, which "
                 "is clamped to 7.",
-                lambda W, bs=32: _q4(W, bs, rule="absmax8")),
+                lambda W, bs=32: _q4(W, bs, signed=False)),
     ],
 )
 

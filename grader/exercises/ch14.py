@@ -201,7 +201,7 @@ def _state_dict_matches(got, expected, args):
     return None
 
 
-def _convert_variant(transpose="by name", embeddings=False, drop_buffers=True, lm_head=True,
+def _convert_variant(transpose=True, square_too=True, embeddings=False, drop_buffers=True, lm_head=True,
                      add_prefix=True, buffers=ref.BUFFERS):
     def convert(hf_state):
         out = {}
@@ -209,10 +209,7 @@ def _convert_variant(transpose="by name", embeddings=False, drop_buffers=True, l
             short = name.removeprefix("transformer.") if add_prefix else name
             if short == "lm_head.weight" or (drop_buffers and short.endswith(buffers)):
                 continue
-            if transpose == "by name" and short.endswith(ref.CONV1D):
-                t = t.t()
-            elif transpose == "by shape" and t.dim() == 2 and short.endswith(ref.CONV1D) \
-                    and t.shape[0] != t.shape[1]:
+            if transpose and short.endswith(ref.CONV1D) and (square_too or t.shape[0] != t.shape[1]):
                 t = t.t()
             if embeddings and short.endswith(("wte.weight", "wpe.weight")):
                 t = t.t()
@@ -247,12 +244,12 @@ convert_gpt2_state_dict = Exercise(
                 "GPT-2's c_attn, c_proj and c_fc are Conv1D layers, which store their weight as "
                 "(n_in, n_out), the transpose of nn.Linear's (n_out, n_in): use .t() on those four "
                 "weights. Biases and LayerNorm parameters are 1-D and stay as they are.",
-                _convert_variant(transpose=None)),
+                _convert_variant(transpose=False)),
         Mistake("transposed only the weights whose shapes differ",
                 "attn.c_proj.weight is square, (C, C): its shape cannot tell you that it is stored "
                 "transposed. Decide by name: every attn.c_attn, attn.c_proj, mlp.c_fc and "
                 "mlp.c_proj weight is transposed.",
-                _convert_variant(transpose="by shape")),
+                _convert_variant(square_too=False)),
         Mistake("embeddings transposed too",
                 "wte (V, C) and wpe (T, C) are embedding tables, stored the same way in both "
                 "models; only the Conv1D weights are transposed.",
@@ -327,17 +324,17 @@ def _pretrained_matches(got, expected, args):
     return None
 
 
-def _pretrained_variant(head="tied", eval_mode=True):
+def _pretrained_variant(fresh_head=False, copied_head=False, eval_mode=True):
     def from_pretrained(path):
         import json
         path = Path(path)
         model = GPT(ref.gpt2_config(json.loads((path / "config.json").read_text())))
         state = ref.convert_gpt2_state_dict(read_safetensors(path / "model.safetensors"))
-        if head == "fresh":           # GPT-2 "has an lm_head": a new, untied, random one
+        if fresh_head:                # GPT-2 "has an lm_head": a new, untied, random one
             model.lm_head = torch.nn.Linear(model.config.n_embd, model.config.vocab_size, bias=False)
             state.pop("lm_head.weight")
             model.load_state_dict(state, strict=False)
-        elif head == "copy":          # assign=True with a copy: right values, two tensors
+        elif copied_head:             # assign=True with a copy: right values, two tensors
             state["lm_head.weight"] = state["lm_head.weight"].clone()
             model.load_state_dict(state, assign=True)
         else:
@@ -351,7 +348,7 @@ LM_HEAD_DOUBLY_COUNTED = Mistake("lm_head doubly counted",
                                  "parameters, but load_state_dict(..., assign=True) or lm_head.weight = "
                                  "nn.Parameter(wte.clone()) makes two (V, C) matrices — GPT-2 would count 163M "
                                  "parameters instead of 124M, and fine-tuning would update the two apart.",
-                                 _pretrained_variant(head="copy"))
+                                 _pretrained_variant(copied_head=True))
 LEFT_IN_TRAINING_MODE = Mistake("left in training mode",
                                 "return model.eval(): a loaded model is for inference, and dropout (if a config "
                                 "sets it) must be off.",
@@ -366,7 +363,7 @@ from_pretrained = Exercise(
         Mistake("lm_head untied and left random",
                 "GPT-2 has no output layer of its own: its logits use wte (weight tying). Keep "
                 "the course GPT's lm_head, which is tied to wte; loading wte fills both.",
-                _pretrained_variant(head="fresh")),
+                _pretrained_variant(fresh_head=True)),
         LM_HEAD_DOUBLY_COUNTED,
         LEFT_IN_TRAINING_MODE,
     ],
@@ -505,7 +502,7 @@ def _logprob_matches(got, expected, args):
     return close(rtol=1e-4, atol=1e-4)(got, expected, args)  # float32 sums of a few terms
 
 
-def _logprob_variant(shift=1, kind="log_softmax", reduce="sum", score_prompt=False):
+def _logprob_variant(shift=1, normalise=torch.log_softmax, reduce=torch.sum, score_prompt=False):
     @torch.no_grad()
     def continuation_logprob(model, prompt_ids, continuation_ids):
         P, N = len(prompt_ids), len(continuation_ids)
@@ -515,9 +512,8 @@ def _logprob_variant(shift=1, kind="log_softmax", reduce="sum", score_prompt=Fal
         logits = model(torch.tensor([ids]))[0][0]                       # (P + N, V)
         first = 1 if score_prompt else P
         rows = torch.arange(first, P + N) - shift                       # logits that predict each
-        scores = {"log_softmax": torch.log_softmax(logits, -1), "softmax": torch.softmax(logits, -1),
-                  "logits": logits}[kind][rows, torch.tensor(ids[first:])]
-        return (scores.sum() if reduce == "sum" else scores.mean()).item()
+        scores = normalise(logits, -1)[rows, torch.tensor(ids[first:])]
+        return reduce(scores).item()
     return continuation_logprob
 
 
@@ -539,15 +535,15 @@ continuation_logprob = Exercise(
         Mistake("probabilities summed instead of log-probabilities",
                 "P(continuation) is a product of the tokens' probabilities; its log is the *sum* "
                 "of their log-probabilities: log_softmax, then sum.",
-                _logprob_variant(kind="softmax")),
+                _logprob_variant(normalise=torch.softmax)),
         Mistake("raw logits instead of log-probabilities",
                 "a logit is not a log-probability until it is normalised: use "
                 "F.log_softmax(logits, dim=-1) (logits minus their log-sum-exp).",
-                _logprob_variant(kind="logits")),
+                _logprob_variant(normalise=lambda logits, dim: logits)),
         Mistake("mean instead of sum",
                 "log P(continuation | prompt) is the sum over its tokens (the chain rule); a mean "
                 "is the per-token average, a different number.",
-                _logprob_variant(reduce="mean")),
+                _logprob_variant(reduce=torch.mean)),
         Mistake("the prompt's tokens scored too",
                 "only the continuation is scored: the prompt is given, not predicted.",
                 _logprob_variant(score_prompt=True)),

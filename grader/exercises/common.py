@@ -5,6 +5,8 @@ A chapter module (`chNN.py`) imports from here and from the grader core, never f
 chapter module (tests/test_exercises.py enforces it), so that each chapter reads on its own.
 """
 import importlib
+import inspect
+from functools import partial
 
 import numpy as np
 import torch
@@ -25,6 +27,20 @@ def random_params(rng, sizes):
     that a forgotten bias shows."""
     return [(rng.standard_normal((n, m)) / np.sqrt(m), rng.standard_normal(n))
             for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+# ---------------------------------------------------------------- known mistakes
+
+def variant(fn, **changes):
+    """`fn` with some of its keyword parameters set: a known mistake made by varying a
+    reference-like function (`variant(_GPT, positions=False)`). Unlike functools.partial it
+    checks the names when the checks are imported, so a misspelt behaviour is an error there
+    rather than a mistake that silently equals the reference."""
+    unknown = sorted(set(changes) - set(inspect.signature(fn).parameters))
+    if unknown:
+        raise TypeError(f"{fn.__qualname__} has no parameter {', '.join(unknown)}")
+    return partial(fn, **changes)
+
 
 # ---------------------------------------------------------------- tolerance
 
