@@ -7,7 +7,7 @@ chapter-01 submission out of process).
 Prints, per exercise, the median time of `check(reference)` in this process (what a learner
 waits for in the notebook, after the first import), then the wall time of
 `grader check solutions/NN_*.ipynb` as a fresh process (what a terminal user waits for), then
-the median of 7 `runner.grade_submission` calls on the same notebook in this process: public
+the median of 7 `out_of_process.grade_submission` calls on the same notebook in this process: public
 and hidden cases, learner code in a child inside the sandbox (what `grader grade` and the
 nbgrader plugin pay per submission, once the sandbox's package copy is staged).
 """
@@ -42,7 +42,7 @@ def time_cli(notebook):
 
 
 def time_instructor(notebook, repeats=7):
-    from grader.runner import grade_submission
+    from grader.out_of_process import grade_submission
     report = grade_submission(notebook)  # warm-up: stages the sandbox's copy of the package
     times = []
     for _ in range(repeats):

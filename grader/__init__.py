@@ -3,7 +3,7 @@
 In a notebook:   from grader import check;  check(to_vectors)
 From a shell:    grader check course/01_mnist_as_numbers.ipynb
 """
-from .checker import ExerciseFailed, check
+from .in_notebook import ExerciseFailed, check
 
 __version__ = "0.1.0"
 # The course's GitHub repository, the one place that names it: `grader build` writes it into

@@ -5,7 +5,9 @@ From each solution notebook, `grader build` generates
   region replaced by a stub that raises NotImplementedError (as nbgrader does), outputs cleared;
 - `grader/reference/chNN.py`, the reference module the grader compares against and later
   chapters import: the imports and the solution cells' definitions, markers removed.
-The project's tests fail when either is out of step with `solutions/`.
+The project's tests fail when either is out of step with `solutions/`. Each notebook goes
+through CHAPTER_STEPS, one small function a step, in order; a step that meets bad input
+raises BuildError naming the notebook and the cell.
 
 It also writes, in `solutions/` itself, one generated markdown cell above each exercise cell
 (id `header-<name>`): points, difficulty, time estimate and the known mistakes' hints, all
@@ -16,6 +18,7 @@ A new chapter's solution notebook is written with the cell helpers of grader/aut
 import ast
 import importlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -36,60 +39,146 @@ class BuildError(Exception):
     """A solution notebook that the build cannot turn into a sound student notebook."""
 
 
+def where(origin: str, index: int, cell) -> str:
+    """How a BuildError names a cell: "solutions/05_tokens.ipynb, cell 3 (id build_vocab)"."""
+    return f"{origin}, cell {index} (id {cell.get('id', '?')})"
+
+
+# ---------------------------------------------------------------- the build, step by step
+#
+# `build_all` reads each solution notebook into a `Chapter` and runs CHAPTER_STEPS on it, in
+# order. A step is a function of the Chapter: it checks, changes the solution or the student
+# notebook, or writes a file, and raises BuildError (naming the file and the cell) on bad input.
+
 _MARKER_LINE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION", re.M)
 
 
-def check_solution_regions(nb, origin: str):
+@dataclass
+class Chapter:
+    """One solution notebook on its way through the steps."""
+    source: Path                               # solutions/NN_*.ipynb
+    solution: nbformat.NotebookNode            # what the build will write back there
+    check_only: bool                           # report what would change, write nothing
+    changed: list[str]                         # the paths that changed (or would), in order
+    student: nbformat.NotebookNode | None = None   # course/NN_*.ipynb, made from `solution`
+
+    @property
+    def origin(self) -> str:
+        return f"solutions/{self.source.name}"
+
+    @property
+    def number(self) -> str:
+        return self.source.name[:2]
+
+    def write(self, path: Path, text: str):
+        _write_if_changed(path, text, self.check_only, self.changed)
+
+
+def colab_cell(chapter: Chapter):
+    """The first code cell installs the course from grader.REPOSITORY."""
+    chapter.solution = with_colab_cell(chapter.solution, origin=chapter.origin)
+
+
+def solution_regions(chapter: Chapter):
     """Every `### BEGIN SOLUTION` has its `### END SOLUTION`, regions do not nest, and only a
-    cell marked as a solution (metadata.nbgrader.solution) holds one. Raises BuildError naming
-    the file and the cell otherwise: an unclosed region would otherwise stay, solution and all,
-    in the student notebook."""
-    for index, cell in enumerate(nb.cells):
-        where = f"{origin}, cell {index} (id {cell.get('id', '?')})"
+    cell marked as a solution (metadata.nbgrader.solution) holds one: an unclosed region would
+    otherwise stay, solution and all, in the student notebook."""
+    for index, cell in enumerate(chapter.solution.cells):
         markers = _MARKER_LINE.findall(cell.source)
         if markers and not cell.metadata.get("nbgrader", {}).get("solution", False):
-            raise BuildError(f"{where}: a SOLUTION region in a cell without solution metadata "
-                             "(write it with grader.authoring.exercise(...))")
+            raise BuildError(f"{where(chapter.origin, index, cell)}: a SOLUTION region in a cell without "
+                             "solution metadata (write it with grader.authoring.exercise(...))")
         open_region = False
         for marker in markers:
             if marker == "BEGIN" and open_region:
-                raise BuildError(f"{where}: ### BEGIN SOLUTION inside another region (regions do not nest)")
+                raise BuildError(f"{where(chapter.origin, index, cell)}: ### BEGIN SOLUTION inside "
+                                 "another region (regions do not nest)")
             if marker == "END" and not open_region:
-                raise BuildError(f"{where}: ### END SOLUTION without its ### BEGIN SOLUTION")
+                raise BuildError(f"{where(chapter.origin, index, cell)}: ### END SOLUTION without its "
+                                 "### BEGIN SOLUTION")
             open_region = marker == "BEGIN"
         if open_region:
-            raise BuildError(f"{where}: ### BEGIN SOLUTION without its ### END SOLUTION")
+            raise BuildError(f"{where(chapter.origin, index, cell)}: ### BEGIN SOLUTION without its "
+                             "### END SOLUTION")
+
+
+def reference(chapter: Chapter):
+    """grader/reference/chNN.py, written before the headers: the chapter's exercises module
+    may import it (and headers are markdown cells, so they never change the reference)."""
+    chapter.write(REFERENCE / f"ch{chapter.number}.py", reference_module(chapter.solution, chapter.origin))
+    importlib.invalidate_caches()
+
+
+def headers(chapter: Chapter):
+    """A fresh header above each exercise cell (see "exercise headers" below)."""
+    chapter.solution = exercise_headers(chapter.solution, chapter_exercises_or_none(chapter.number))
+
+
+def write_solution(chapter: Chapter):
+    chapter.write(chapter.source, nbformat.writes(chapter.solution) + "\n")
+
+
+def clear_solutions(chapter: Chapter):
+    """The student copy starts here: each solution region becomes a stub that raises
+    NotImplementedError (as nbgrader does), or "YOUR ANSWER HERE" in a markdown cell."""
+    chapter.student = nbformat.from_dict(chapter.solution)  # a copy
+    for cell in chapter.student.cells:
+        if cell.cell_type == "code":
+            cell.source = stub_source(cell.source)
+        elif cell.cell_type == "markdown":
+            cell.source = SOLUTION_REGION.sub("YOUR ANSWER HERE\n", cell.source)
+
+
+def clear_outputs(chapter: Chapter):
+    for cell in chapter.student.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+
+
+def launch_badges(chapter: Chapter):
+    """Colab and Binder badges in a first markdown cell of the student copy."""
+    badge_cell = nbformat.v4.new_markdown_cell(badges(chapter.source.name))
+    badge_cell.id = "launch-badges"
+    chapter.student.cells.insert(0, badge_cell)
+
+
+def write_student(chapter: Chapter):
+    chapter.write(COURSE / chapter.source.name, nbformat.writes(chapter.student) + "\n")
+
+
+CHAPTER_STEPS = [colab_cell, solution_regions, reference, headers, write_solution,
+                 clear_solutions, clear_outputs, launch_badges, write_student]
+
+
+def build_all(check_only=False) -> list[str]:
+    """Regenerate every generated file; return the paths that changed (or would change)."""
+    changed = []
+    _write_if_changed(README, readme_with_repository(README.read_text(encoding="utf-8")), check_only, changed)
+    for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
+        chapter = Chapter(source, nbformat.read(source, as_version=4), check_only, changed)
+        for step in CHAPTER_STEPS:
+            step(chapter)
+    return changed
 
 
 def stub_source(source: str) -> str:
     return SOLUTION_REGION.sub(lambda m: STUB.format(indent=m.group(1), end=m.group(2)), source)
 
 
-def student_notebook(nb, name: str) -> nbformat.NotebookNode:
-    """The learner's copy: stubs instead of solutions, no outputs, launch badges on top."""
-    nb = nbformat.from_dict(nb)  # a copy
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = stub_source(cell.source)
-            cell.outputs, cell.execution_count = [], None
-        elif cell.cell_type == "markdown":
-            cell.source = SOLUTION_REGION.sub("YOUR ANSWER HERE\n", cell.source)
-    badge_cell = nbformat.v4.new_markdown_cell(badges(name))
-    badge_cell.id = "launch-badges"
-    nb.cells.insert(0, badge_cell)
-    return nb
-
-
 def reference_module(nb, origin: str) -> str:
     """The solution cells' definitions, with the imports they use (from any cell)."""
     imports, definitions = [], []
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         source = python_source(MARKER.sub("", cell.source))
         lines = source.splitlines()
         is_solution = cell.metadata.get("nbgrader", {}).get("solution", False)
-        for stmt in ast.parse(source).body:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as error:
+            raise BuildError(f"{where(origin, index, cell)}: line {error.lineno}: {error.msg}") from None
+        for stmt in tree.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 imports.append(stmt)
             elif is_solution and is_definition(stmt):
@@ -115,28 +204,6 @@ def _write_if_changed(path: Path, text: str, check_only: bool, changed: list):
         if not check_only:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-
-
-def build_all(check_only=False) -> list[str]:
-    """Regenerate every generated file; return the paths that changed (or would change)."""
-    changed = []
-    _write_if_changed(README, readme_with_repository(README.read_text(encoding="utf-8")), check_only, changed)
-    for source in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
-        nb = with_colab_cell(nbformat.read(source, as_version=4))
-        check_solution_regions(nb, f"solutions/{source.name}")
-        _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
-        chapter = source.name[:2]
-        # The reference first: a new chapter's exercises module may import it (headers are
-        # markdown cells, so they never change the reference).
-        _write_if_changed(REFERENCE / f"ch{chapter}.py",
-                          reference_module(nb, f"solutions/{source.name}"), check_only, changed)
-        importlib.invalidate_caches()
-        with_headers = exercise_headers(nb, chapter_exercises_or_none(chapter))
-        if with_headers != nb:  # only then: an unchanged source keeps its bytes as they are
-            nb = with_headers
-            _write_if_changed(source, nbformat.writes(nb) + "\n", check_only, changed)
-        _write_if_changed(COURSE / source.name, nbformat.writes(student_notebook(nb, source.name)) + "\n", check_only, changed)
-    return changed
 
 
 # ---------------------------------------------------------------- exercise headers
@@ -238,12 +305,16 @@ def is_colab_cell(cell) -> bool:
     return cell.cell_type == "code" and COLAB_TEST in cell.source
 
 
-def with_colab_cell(nb, repository: str = REPOSITORY):
+def with_colab_cell(nb, repository: str = REPOSITORY, origin: str = "the notebook"):
     """A copy of `nb` whose Colab cell (its first code cell) installs from `repository`."""
     nb = nbformat.from_dict(nb)
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    index, first_code = next(((i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"), (None, None))
+    if first_code is None:
+        raise BuildError(f"{origin}: no code cell; the first must be the Colab cell "
+                         "(grader.authoring.colab_cell_source())")
     if not is_colab_cell(first_code):
-        raise ValueError(f"the first code cell must be the Colab cell (it tests {COLAB_TEST!r})")
+        raise BuildError(f"{where(origin, index, first_code)}: the first code cell must be the Colab cell "
+                         f"(it tests {COLAB_TEST!r}; write it with grader.authoring.colab_cell_source())")
     first_code.source = colab_cell_source(repository)
     return nb
 

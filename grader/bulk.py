@@ -1,6 +1,6 @@
 """`grader grade SUBMISSIONS_DIR --csv scores.csv`: grade a whole class.
 
-Every notebook under the folder is graded with `runner.grade_notebook` (each in its own
+Every notebook under the folder is graded with `out_of_process.grade_notebook` (each in its own
 disposable child process), `--jobs` at a time. Layouts:
 
     SUBMISSIONS_DIR/<student>/<anything>/<notebook>.ipynb   (nbgrader's submitted/ layout)
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .notebook import NotebookError
-from .runner import Limits, Trust, grade_notebook
+from .out_of_process import Limits, Trust, grade_notebook
 
 COLUMNS = ["student", "notebook", "exercise", "status", "points", "max_points", "message", "notebook_sha256"]
 

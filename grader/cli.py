@@ -10,14 +10,37 @@ def _released(text):
     return tuple(c.strip().zfill(2) for c in text.split(",") if c.strip()) if text is not None else None
 
 
+def _grading_options() -> argparse.ArgumentParser:
+    """The options `check` and `grade` share (a parent parser of both): the limits of the child
+    process that runs learner code, and how an instructor's grading trusts it."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
+    p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="instructor grading: bwrap (refuse without it), auto (bwrap when it runs here, "
+                        "else no sandbox, said in the report) or none")
+    p.add_argument("--released", default=None, metavar="01,02",
+                   help="chapters whose reference learner code may use (default: those before the notebook's)")
+    return p
+
+
+def _limits(args):
+    from .out_of_process import Limits
+    return Limits(time_scale=args.time_scale, memory_mb=args.memory_mb)
+
+
+def _instructor_trust(args):
+    from .out_of_process import Trust
+    return Trust.instructor(args.sandbox, _released(args.released))
+
+
 def cmd_check(args) -> int:
     from .notebook import NotebookError
-    from .runner import Limits, Trust, grade_notebook
+    from .out_of_process import Trust, grade_notebook
     from .sandbox import SandboxUnavailable
-    limits = Limits(time_scale=args.time_scale, memory_mb=args.memory_mb)
-    trust = Trust.instructor(args.sandbox, _released(args.released)) if args.instructor else Trust()
+    trust = _instructor_trust(args) if args.instructor else Trust()
     try:
-        report = grade_notebook(args.notebook, limits, trust)
+        report = grade_notebook(args.notebook, _limits(args), trust)
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -50,12 +73,9 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .bulk import grade_folder
-    from .runner import Limits, Trust
     from .sandbox import SandboxUnavailable
     try:
-        grade_folder(args.folder, args.csv, jobs=args.jobs,
-                     limits=Limits(time_scale=args.time_scale, memory_mb=args.memory_mb),
-                     trust=Trust.instructor(args.sandbox, _released(args.released)))
+        grade_folder(args.folder, args.csv, jobs=args.jobs, limits=_limits(args), trust=_instructor_trust(args))
     except SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -64,17 +84,6 @@ def cmd_grade(args) -> int:
         print(f"wrote {write(args.csv, args.gradebook)}: one row per student, one column per chapter",
               file=sys.stderr)
     return 0
-
-
-def _trust_options(p, instructor_flag):
-    if instructor_flag:
-        p.add_argument("--instructor", action="store_true",
-                       help="grade as an instructor: hidden cases too, learner code in the sandbox")
-    p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                   help="instructor grading: bwrap (refuse without it), auto (bwrap when it runs here, "
-                        "else no sandbox, said in the report) or none")
-    p.add_argument("--released", default=None, metavar="01,02",
-                   help="chapters whose reference learner code may use (default: those before the notebook's)")
 
 
 def cmd_download(args) -> int:
@@ -136,26 +145,25 @@ def cmd_build(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="grader", description="The course's auto-grader.")
     sub = parser.add_subparsers(dest="command", required=True)
+    grading = _grading_options()
+    chapters = argparse.ArgumentParser(add_help=False)   # what `gradescope` and `classroom` package
+    chapters.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
 
-    p = sub.add_parser("check", help="grade a notebook file")
+    p = sub.add_parser("check", help="grade a notebook file", parents=[grading])
     p.add_argument("notebook")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
-    p.add_argument("--time-scale", type=float, default=1.0, help="multiply every time limit (slow machines)")
-    p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the process running your code")
     p.add_argument("--exercise", default=None, metavar="ID",
                    help="report only this exercise (e.g. 01.one_hot): exit 0 only when it passes")
-    _trust_options(p, instructor_flag=True)
+    p.add_argument("--instructor", action="store_true",
+                   help="grade as an instructor: hidden cases too, learner code in the sandbox")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)")
+    p = sub.add_parser("grade", help="grade every notebook under a folder into a CSV (resumable)", parents=[grading])
     p.add_argument("folder", help="one folder per student, or nbgrader's submitted/ folder")
     p.add_argument("--csv", required=True, help="scores file; rows are appended, graded notebooks skipped")
     p.add_argument("--gradebook", default=None, metavar="FILE",
                    help="also write a per-student summary for LMS gradebooks (a column per chapter)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks graded at once")
-    p.add_argument("--time-scale", type=float, default=1.0)
-    p.add_argument("--memory-mb", type=int, default=4096)
-    _trust_options(p, instructor_flag=False)
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("download", help="fetch full MNIST (70,000 digits), Tiny Shakespeare or GPT-2's weights (548 MB)")
@@ -170,13 +178,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="folder for the wheel and course/")
     p.set_defaults(func=cmd_student_build)
 
-    p = sub.add_parser("gradescope", help="build Gradescope's autograder zip for these chapters")
-    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p = sub.add_parser("gradescope", help="build Gradescope's autograder zip for these chapters", parents=[chapters])
     p.add_argument("-o", "--output", default="autograder.zip")
     p.set_defaults(func=cmd_gradescope)
 
-    p = sub.add_parser("classroom", help="write a GitHub Classroom template repository for these chapters")
-    p.add_argument("chapters", nargs="+", metavar="CHAPTER", help="01 02 ...")
+    p = sub.add_parser("classroom", help="write a GitHub Classroom template repository for these chapters",
+                       parents=[chapters])
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--release", default=None, metavar="01,02",
                    help="chapters whose reference the students' wheel holds (default: CHAPTERS)")

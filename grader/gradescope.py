@@ -171,7 +171,7 @@ def grade_root(root, sandbox="auto") -> dict:
     root/results/results.json. The grader's own failure still writes a results.json (score 0,
     the reason in `output`), so Gradescope never shows a bare crash."""
     from .notebook import NotebookError
-    from .runner import grade_submission
+    from .out_of_process import grade_submission
     from .sandbox import SandboxUnavailable
     root = Path(root)
     start = time.monotonic()

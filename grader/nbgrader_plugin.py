@@ -6,7 +6,7 @@ learner's cells, so a learner's cell can shadow `check`, patch the grader or num
 exception hook, and every test "passes". The course's nbgrader_config.py therefore replaces
 autograde's `Execute` step with `GradeOutOfProcess`:
 
-- the submission is written to a temporary file and graded by `runner.grade_submission`:
+- the submission is written to a temporary file and graded by `out_of_process.grade_submission`:
   public and hidden cases, learner definitions in the sandbox (grader/sandbox.py), judged in
   this process;
 - every graded test cell `test_<exercise>` gets outputs made here from that result: the
@@ -30,7 +30,7 @@ from .feedback import format_result
 
 
 class GradeOutOfProcess(NbGraderPreprocessor):
-    """Scores the test cells from `grader.runner.grade_submission` (see the module docstring)."""
+    """Scores the test cells from `grader.out_of_process.grade_submission` (see the module docstring)."""
 
     sandbox = Unicode("auto", help="'bwrap' (refuse to grade without it), 'auto' or 'none'").tag(config=True)
     released = List(Unicode(), default_value=None, allow_none=True,
@@ -39,7 +39,7 @@ class GradeOutOfProcess(NbGraderPreprocessor):
     hidden_secret = Unicode("", help="mixed into the hidden cases' seeds (else $GRADER_HIDDEN_SECRET)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from .runner import grade_submission
+        from .out_of_process import grade_submission
         if self.hidden_secret:
             os.environ["GRADER_HIDDEN_SECRET"] = self.hidden_secret   # this process only, never the child's
         name = (resources.get("nbgrader") or {}).get("notebook") or resources.get("unique_key") or "notebook"

@@ -1,7 +1,7 @@
 """Where learner code runs during instructor grading, and what it can see there.
 
 Instructor grading (`grader grade`, `grader check --instructor`, the nbgrader plugin) runs the
-learner's definitions in a child process (grader/runner.py) started inside bubblewrap
+learner's definitions in a child process (grader/out_of_process.py) started inside bubblewrap
 (`bwrap`, Debian's package `bubblewrap`), an existing, audited sandbox. Inside it:
 
 - the file system holds the system's libraries, the Python installation (read-only), and a

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from .engine import chapter_exercises, chapter_modules, run_case
-from .runner import _encode_outcome
+from .out_of_process import _encode_outcome
 from .withhold import reference_leaks, without_mistake_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def stored_outcomes_module(chapter: str) -> str:
         data[ex.id] = {"cases": cases, "mistakes": mistakes}
     return (f'"""Stored outcomes of chapter {chapter}\'s public cases (its reference is withheld from this\n'
             'install): what the reference and each known mistake return. Written by `grader student-build`."""\n'
-            "import functools\nimport json\n\nfrom ..runner import _decode_outcome\n\n"
+            "import functools\nimport json\n\nfrom ..out_of_process import _decode_outcome\n\n"
             f"DATA = {json.dumps(json.dumps(data))}\n\n\n"
             "@functools.lru_cache(maxsize=None)\n"
             "def outcomes():\n"

@@ -222,3 +222,26 @@ def test_build_stops_on_a_broken_solution_region(tmp_path, monkeypatch, source, 
                    tmp_path / "solutions" / "98_broken.ipynb")
     with pytest.raises(build.BuildError, match=f"solutions/98_broken.ipynb, cell 2 .*{problem}"):
         build.build_all(check_only=True)
+
+
+@pytest.mark.parametrize("first, problem", [
+    ("import numpy as np", "cell 1 .*the first code cell must be the Colab cell"),
+    ("COLAB", "cell 2 .*line 2: "),
+])
+def test_build_names_the_cell_of_a_missing_colab_cell_or_a_syntax_error(tmp_path, monkeypatch, first, problem):
+    """Every build step stops on bad input with the notebook and the cell named: a notebook whose
+    first code cell is not the Colab cell (the build would rewrite the wrong cell), and a cell
+    that is not Python (the reference module could not be extracted)."""
+    import nbformat
+
+    from grader import authoring, build
+
+    for name, path in [("ROOT", tmp_path), ("SOLUTIONS", tmp_path / "solutions"),
+                       ("COURSE", tmp_path / "course"), ("REFERENCE", tmp_path / "grader" / "reference")]:
+        monkeypatch.setattr(build, name, path)
+    first_cell = authoring.code(authoring.colab_cell_source() if first == "COLAB" else first)
+    cells = [authoring.markdown("# 98 · Broken"), first_cell, authoring.code("def f():\n    return (1")]
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(authoring.notebook(cells, "98", "Broken"), tmp_path / "solutions" / "98_broken.ipynb")
+    with pytest.raises(build.BuildError, match=f"solutions/98_broken.ipynb, {problem}"):
+        build.build_all(check_only=True)

@@ -11,20 +11,12 @@ import numpy as np
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .common import random_params
+from .common import quiet, random_params
 
 
 def _sigmoid(z):
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _quiet(fn):
-    """A mistake that overflows on purpose: keep its warnings out of the test logs."""
-    def wrapped(*args):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return fn(*args)
-    return wrapped
 
 
 EXTREMES = np.array([-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0])
@@ -46,11 +38,11 @@ sigmoid = Exercise(
         Mistake("wrong sign in the exponent",
                 "sigma(z) = 1 / (1 + exp(-z)): with exp(+z) the curve runs backwards "
                 "(sigma(10) would be almost 0).",
-                _quiet(lambda z: 1.0 / (1.0 + np.exp(z)))),
+                quiet(lambda z: 1.0 / (1.0 + np.exp(z)))),
         Mistake("exp(z) / (1 + exp(z)) overflows",
                 "exp(1000) is inf and inf/inf is NaN. The form 1 / (1 + exp(-z)) only "
                 "overflows to 1/inf = 0, which is the right answer (you may see a warning).",
-                _quiet(lambda z: np.exp(z) / (1.0 + np.exp(z)))),
+                quiet(lambda z: np.exp(z) / (1.0 + np.exp(z)))),
         Mistake("clipped z too tightly",
                 "clipping z to [-10, 10] avoids the overflow but changes the answer: "
                 "sigma(50) is 1 - 2e-22, not sigma(10) = 0.99995. Clip at +-500 if you must.",
@@ -76,11 +68,11 @@ sigmoid_prime = Exercise(
         Mistake("forgot the square",
                 "the derivative of 1/(1+e^-z) is e^-z / (1+e^-z)**2; without the square you "
                 "get 1 - sigma(z). Simpler: sigmoid(z) * (1 - sigmoid(z)).",
-                _quiet(lambda z: np.exp(-z) / (1.0 + np.exp(-z)))),
+                quiet(lambda z: np.exp(-z) / (1.0 + np.exp(-z)))),
         Mistake("NaN at large negative z",
                 "e^-z / (1 + e^-z)**2 is inf/inf = NaN at z = -1000. Write it as "
                 "sigmoid(z) * (1 - sigmoid(z)), which stays finite.",
-                _quiet(lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2)),
+                quiet(lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2)),
     ],
 )
 

@@ -357,7 +357,7 @@ def _train_compare(got, expected, args):
     return None
 
 
-def _make_train(shuffle="together", record="full", in_place=False):
+def _make_train(shuffle=True, one_permutation=True, record_full_cost=True, in_place=False):
     def step(params, X, Y, lr):
         grads = _make_backprop()(params, X, Y)
         if in_place:
@@ -370,17 +370,17 @@ def _make_train(shuffle="together", record="full", in_place=False):
     def train(params, X, Y, epochs, batch_size, lr, rng):
         history = []
         for _ in range(epochs):
-            if shuffle == "together":
+            if not shuffle:
+                Xs, Ys = X, Y
+            elif one_permutation:
                 order = rng.permutation(len(X))
                 Xs, Ys = X[order], Y[order]
-            elif shuffle == "separately":
-                Xs, Ys = X[rng.permutation(len(X))], Y[rng.permutation(len(X))]
             else:
-                Xs, Ys = X, Y
+                Xs, Ys = X[rng.permutation(len(X))], Y[rng.permutation(len(X))]
             for start in range(0, len(X), batch_size):
                 params = step(params, Xs[start:start + batch_size], Ys[start:start + batch_size], lr)
                 last = _cost(params, Xs[start:start + batch_size], Ys[start:start + batch_size])
-            history.append(_cost(params, X, Y) if record == "full" else last)
+            history.append(_cost(params, X, Y) if record_full_cost else last)
         return params, history
     return train
 
@@ -392,15 +392,15 @@ CHANGED_THE_CALLER_S_PARAMS = Mistake("changed the caller's params",
 RECORDED_A_MINIBATCH_S_COST = Mistake("recorded a minibatch's cost",
                                       "history[e] is the cost on the whole training set after epoch e: "
                                       "quadratic_cost(feedforward(params, X), Y).",
-                                      _make_train(record="last"))
+                                      _make_train(record_full_cost=False))
 DID_NOT_SHUFFLE_WITH_RNG = Mistake("did not shuffle with rng",
                                    "shuffle each epoch with the generator you are given: order = rng.permutation(len(X)). "
                                    "Then the same rng gives the same run, and another seed a different one.",
-                                   _make_train(shuffle="none"))
+                                   _make_train(shuffle=False))
 SHUFFLED_X_AND_Y_DIFFERENTLY = Mistake("shuffled X and Y differently",
                                        "draw ONE permutation per epoch and index both with it: X[order], Y[order]; two "
                                        "permutations pair each image with a random label.",
-                                       _make_train(shuffle="separately"))
+                                       _make_train(one_permutation=False))
 
 train_sgd = Exercise(
     id="03.train_sgd", points=3, difficulty="medium", minutes=30,

@@ -9,7 +9,6 @@ the loss of the whole set; the same generator reproduces a run; train/eval mode 
 gradient tracking are observed by a probe module.
 """
 import copy
-import importlib
 
 import numpy as np
 import torch
@@ -19,22 +18,12 @@ from torch import nn
 from ..compare import Fail, close, compare_values, describe
 from ..engine import Case, Exercise, Mistake
 from ..values import TensorValue
-
-
-def _quiet(fn):
-    def wrapped(*args):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return fn(*args)
-    return wrapped
+from .common import quiet, reference, variant
 
 
 # The first torch.optim optimizer a process builds costs seconds (lazy imports inside torch);
 # pay it once here, when the chapter's checks are loaded, not inside train_epoch's time limit.
 torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.0)
-
-
-def _reference(name):
-    return getattr(importlib.import_module("grader.reference.ch04"), name)
 
 
 # ---------------------------------------------------------------- softmax
@@ -66,11 +55,11 @@ softmax = Exercise(
         Mistake("overflow without the max shift",
                 "exp(1000) is inf and inf/inf is NaN. softmax(z) = softmax(z - c) for any c: "
                 "subtract each row's maximum first.",
-                _quiet(lambda Z: np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True))),
+                quiet(lambda Z: np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True))),
         Mistake("subtracted the global max, not each row's",
                 "Z - Z.max() shifts every row by the same amount; a row far below the maximum "
                 "underflows to all zeros (0/0). Use Z.max(axis=1, keepdims=True).",
-                _quiet(lambda Z: np.exp(Z - Z.max()) / np.exp(Z - Z.max()).sum(axis=1, keepdims=True))),
+                quiet(lambda Z: np.exp(Z - Z.max()) / np.exp(Z - Z.max()).sum(axis=1, keepdims=True))),
     ],
 )
 
@@ -104,11 +93,11 @@ cross_entropy = Exercise(
         Mistake("log of a softmax that underflowed",
                 "with logits x 1000 the true class's probability is exp(-3000) = 0 in float64 "
                 "and log(0) = -inf. Work in log space: log softmax(z)_y = z_y - logsumexp(z).",
-                _quiet(lambda L, y: float(-np.log(_stable_softmax(L)[np.arange(len(y)), y]).mean()))),
+                quiet(lambda L, y: float(-np.log(_stable_softmax(L)[np.arange(len(y)), y]).mean()))),
         Mistake("log-sum-exp without the max shift",
                 "log(sum(exp(z))) overflows at z = 1000. Use m + log(sum(exp(z - m))) with m "
                 "the row's maximum.",
-                _quiet(lambda L, y: float((np.log(np.exp(L).sum(axis=1)) - L[np.arange(len(y)), y]).mean()))),
+                quiet(lambda L, y: float((np.log(np.exp(L).sum(axis=1)) - L[np.arange(len(y)), y]).mean()))),
         Mistake("summed over the batch instead of averaging",
                 "the loss is the mean over the N examples: divide by N (or use .mean()).",
                 lambda L, y: float((np.log(np.exp(L - L.max(1, keepdims=True)).sum(1)) + L.max(1)
@@ -143,7 +132,7 @@ softmax_cross_entropy_grad = Exercise(
                 lambda L, y: _grad(L, y, sign=-1.0)),
         Mistake("unstable softmax",
                 "the softmax inside must subtract each row's maximum, or logits + 1000 give NaN.",
-                _quiet(lambda L, y: _grad(L, y, stable=False))),
+                quiet(lambda L, y: _grad(L, y, stable=False))),
     ],
 )
 
@@ -158,14 +147,14 @@ def _mlp_run(cls, args):
     """Build the learner's model, load the reference's weights with strict=True, run it.
     When the parameter names or shapes differ, report them instead of loading."""
     sizes, x = args
-    reference = _reference("DigitMLP")(list(sizes))
+    reference_model = reference("DigitMLP", "04")(list(sizes))
     model = cls(list(sizes))
     if not isinstance(model, nn.Module):
         return {"parameters": {}, "logits": None, "module": False}
     got = _shapes(model)
-    if got != _shapes(reference):
+    if got != _shapes(reference_model):
         return {"parameters": got, "logits": None, "module": True}
-    model.load_state_dict(reference.state_dict(), strict=True)
+    model.load_state_dict(reference_model.state_dict(), strict=True)
     model.eval()
     with torch.no_grad():
         return {"parameters": got, "logits": model(x), "module": True}
@@ -194,42 +183,23 @@ def _mlp_case(sizes, n):
     return lambda rng: (list(sizes), torch.from_numpy(rng.standard_normal((n, sizes[0])).astype(np.float32)))
 
 
-class _NamedMLP(nn.Module):
-    """Mistake: layers as attributes fc1, fc2, ... (names differ from `layers.i`)."""
-    def __init__(self, sizes):
+class _MLP(nn.Module):
+    """The reference DigitMLP; the keywords after `sizes` vary it (the defaults are the reference's)."""
+    def __init__(self, sizes, named_fc=False, relu_between=True, relu_after_output=False):
         super().__init__()
-        self.n = len(sizes) - 1
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            setattr(self, f"fc{i}", nn.Linear(a, b))
+        layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        if named_fc:   # fc1, fc2, ... instead of layers.0, layers.1, ...
+            for i, layer in enumerate(layers, start=1):
+                setattr(self, f"fc{i}", layer)
+        else:
+            self.layers = nn.ModuleList(layers)
+        self.stack, self.relu_between, self.relu_after_output = layers, relu_between, relu_after_output
 
     def forward(self, x):
-        for i in range(1, self.n + 1):
-            x = getattr(self, f"fc{i}")(x)
-            x = torch.relu(x) if i < self.n else x
-        return x
-
-
-class _ReluEverywhere(nn.Module):
-    """Mistake: a ReLU after the output layer too."""
-    def __init__(self, sizes):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = torch.relu(layer(x))
-        return x
-
-
-class _NoRelu(nn.Module):
-    """Mistake: a stack of Linear layers with nothing in between."""
-    def __init__(self, sizes):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-
-    def forward(self, x):
-        for layer in self.layers:
+        for i, layer in enumerate(self.stack):
             x = layer(x)
+            if self.relu_after_output if i == len(self.stack) - 1 else self.relu_between:
+                x = torch.relu(x)
         return x
 
 
@@ -237,7 +207,7 @@ MISNAMED_PARAMETERS = Mistake("misnamed parameters",
                               "the parameter names are part of the contract (state dicts are saved and loaded by "
                               "name): keep the Linear layers in `self.layers = nn.ModuleList([...])`, so they are "
                               "called layers.0.weight, layers.0.bias, layers.1.weight, ...",
-                              _NamedMLP)
+                              variant(_MLP, named_fc=True))
 
 DigitMLP = Exercise(
     id="04.DigitMLP", points=2, difficulty="easy", minutes=15,
@@ -251,11 +221,11 @@ DigitMLP = Exercise(
         MISNAMED_PARAMETERS,
         Mistake("ReLU after the output layer",
                 "logits may be negative: apply the ReLU between layers, not after the last one.",
-                _ReluEverywhere),
+                variant(_MLP, relu_after_output=True)),
         Mistake("forgot the ReLU",
                 "without a non-linearity between them, stacked Linear layers collapse into one "
                 "linear map: apply torch.relu after every layer but the last.",
-                _NoRelu),
+                variant(_MLP, relu_between=False)),
     ],
 )
 
@@ -435,17 +405,20 @@ def _compare_mode(got, expected, args):
     return None
 
 
-def _make_train_epoch(zero_grad=True, step=True, shuffle="generator", result="mean", train_mode=True):
+def _mean_loss(losses):
+    return float(np.mean([l.item() for l in losses]))
+
+
+def _make_train_epoch(zero_grad=True, step=True, shuffle=True, use_generator=True, summarise=_mean_loss,
+                      train_mode=True):
     def train_epoch(model, X, y, optimizer, batch_size, generator):
         if train_mode:
             model.train()
         n = len(X)
-        if shuffle == "generator":
-            order = torch.randperm(n, generator=generator)
-        elif shuffle == "global":
-            order = torch.randperm(n)
-        else:
+        if not shuffle:
             order = torch.arange(n)
+        else:
+            order = torch.randperm(n, generator=generator if use_generator else None)
         losses = []
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
@@ -456,38 +429,32 @@ def _make_train_epoch(zero_grad=True, step=True, shuffle="generator", result="me
             if step:
                 optimizer.step()
             losses.append(loss)
-        if result == "tensor":
-            return torch.stack(losses).mean()
-        if result == "sum":
-            return float(sum(l.item() for l in losses))
-        if result == "last":
-            return losses[-1].item()
-        return float(np.mean([l.item() for l in losses]))
+        return summarise(losses)
     return train_epoch
 
 
 RETURNED_THE_LAST_BATCH_S_LOSS = Mistake("returned the last batch's loss",
                                          "return the mean over the whole epoch (every batch's loss averaged), not the last "
                                          "batch's loss alone.",
-                                         _make_train_epoch(result="last"))
+                                         _make_train_epoch(summarise=lambda losses: losses[-1].item()))
 RETURNED_A_TENSOR = Mistake("returned a tensor",
                             "return loss.item() values (Python floats): a tensor that requires grad keeps its "
                             "whole graph alive.",
-                            _make_train_epoch(result="tensor"))
+                            _make_train_epoch(summarise=lambda losses: torch.stack(losses).mean()))
 FORGOT_OPTIMIZER_STEP = Mistake("forgot optimizer.step()",
                                 "loss.backward() only computes gradients; optimizer.step() applies them.",
                                 _make_train_epoch(step=False))
 SUMMED_THE_BATCH_LOSSES = Mistake("summed the batch losses",
                                   "return the mean loss of the epoch: the batch losses' average, not their sum.",
-                                  _make_train_epoch(result="sum"))
+                                  _make_train_epoch(summarise=lambda losses: float(sum(l.item() for l in losses))))
 IGNORED_THE_GENERATOR = Mistake("ignored the generator",
                                 "torch.randperm(n) without generator= draws from the global RNG; pass "
                                 "generator=generator so a seed reproduces the run.",
-                                _make_train_epoch(shuffle="global"))
+                                _make_train_epoch(use_generator=False))
 DID_NOT_SHUFFLE = Mistake("did not shuffle",
                           "visit the examples in a new random order each epoch: "
                           "order = torch.randperm(len(X), generator=generator).",
-                          _make_train_epoch(shuffle="none"))
+                          _make_train_epoch(shuffle=False))
 FORGOT_MODEL_TRAIN = Mistake("forgot model.train()",
                              "start with model.train(): evaluate() switches the model to eval mode (dropout "
                              "off) and it stays there until you switch it back.",

@@ -113,17 +113,17 @@ relative_shift_matrix = Exercise(
 # ---------------------------------------------------------------- rotary_embedding
 
 
-def _rope(x, positions, base=10000.0, pairs="interleaved", sign=1.0, two_i=True):
+def _rope(x, positions, base=10000.0, interleaved=True, sign=1.0, two_i=True):
     d = x.shape[-1]
     exponent = torch.arange(0, d, 2, dtype=torch.float64) if two_i else torch.arange(d // 2, dtype=torch.float64)
     angle = positions.to(torch.float64)[:, None] * base ** (-exponent / d)
     cos, sin = angle.cos().to(x.dtype), (sign * angle.sin()).to(x.dtype)
-    if pairs == "interleaved":
+    if interleaved:
         a, b = x[..., 0::2], x[..., 1::2]
     else:
         a, b = x[..., : d // 2], x[..., d // 2:]
     ra, rb = a * cos - b * sin, a * sin + b * cos
-    if pairs == "interleaved":
+    if interleaved:
         return torch.stack([ra, rb], dim=-1).flatten(-2)
     return torch.cat([ra, rb], dim=-1)
 
@@ -149,7 +149,7 @@ rotary_embedding = Exercise(
         Mistake("rotate-half pairing",
                 "this pairs dimension i with i + d/2 (the GPT-NeoX / Hugging Face layout); the "
                 "paper and this course pair (2i, 2i+1): x[..., 0::2] with x[..., 1::2].",
-                lambda x, p, base=10000.0: _rope(x, p, base, pairs="half")),
+                lambda x, p, base=10000.0: _rope(x, p, base, interleaved=False)),
         Mistake("rotated the wrong way",
                 "the rotation by +m*theta is x'_2i = x_2i cos - x_2i+1 sin, x'_2i+1 = x_2i sin + x_2i+1 cos.",
                 lambda x, p, base=10000.0: _rope(x, p, base, sign=-1.0)),

@@ -12,7 +12,7 @@ import torch
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake
-from .common import module_case, module_compare, randn
+from .common import module_case, module_compare, randn, variant
 
 
 # ---------------------------------------------------------------- attention_scores
@@ -157,63 +157,26 @@ scaled_dot_product_attention = Exercise(
 
 
 class _Head(torch.nn.Module):
-    bias = False
+    """The reference head written out, so that a known mistake varies one step of it
+    (`variant(_Head, bias=True)`); the defaults are the reference's."""
 
-    def __init__(self, d_model, d_head):
+    def __init__(self, d_model, d_head, bias=False, names=("query", "key", "value"), scale_by_d_model=False,
+                 softmax_dim=-1, zero_empty_rows=True):
         super().__init__()
-        self.query = torch.nn.Linear(d_model, d_head, bias=self.bias)
-        self.key = torch.nn.Linear(d_model, d_head, bias=self.bias)
-        self.value = torch.nn.Linear(d_model, d_head, bias=self.bias)
-        self.d_model = d_model
+        for name in names:
+            setattr(self, name, torch.nn.Linear(d_model, d_head, bias=bias))
+        self.names, self.scale = names, d_model if scale_by_d_model else d_head
+        self.softmax_dim, self.zero_empty_rows = softmax_dim, zero_empty_rows
 
-    def attend(self, q, k, v, mask, scale, dim=-1):
-        s = q @ k.transpose(-2, -1) / math.sqrt(scale)
+    def forward(self, x, mask=None):
+        q, k, v = (getattr(self, name)(x) for name in self.names)
+        s = q @ k.transpose(-2, -1) / math.sqrt(self.scale)
         if mask is not None:
             s = s.masked_fill(~mask, float("-inf"))
-        w = torch.softmax(s, dim=dim)
-        if mask is not None:
-            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+        w = torch.softmax(s, dim=self.softmax_dim)
+        if mask is not None and self.zero_empty_rows:
+            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
         return w @ v
-
-    def forward(self, x, mask=None):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        return self.attend(q, k, v, mask, k.shape[-1])
-
-
-class _HeadWithBias(_Head):
-    bias = True
-
-
-class _HeadSqrtModel(_Head):
-    def forward(self, x, mask=None):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        return self.attend(q, k, v, mask, self.d_model)
-
-
-class _HeadWrongDim(_Head):
-    def forward(self, x, mask=None):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        return self.attend(q, k, v, mask, k.shape[-1], dim=-2)
-
-
-class _HeadNaN(_Head):
-    def forward(self, x, mask=None):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
-        if mask is not None:
-            s = s.masked_fill(~mask, float("-inf"))
-        return torch.softmax(s, dim=-1) @ v
-
-
-class _HeadMisnamed(torch.nn.Module):
-    def __init__(self, d_model, d_head):
-        super().__init__()
-        self.q = torch.nn.Linear(d_model, d_head, bias=False)
-        self.k = torch.nn.Linear(d_model, d_head, bias=False)
-        self.v = torch.nn.Linear(d_model, d_head, bias=False)
-
-    def forward(self, x, mask=None):
-        return _Head.attend(self, self.q(x), self.k(x), self.v(x), mask, self.k.out_features)
 
 
 def _empty_row_mask():
@@ -243,21 +206,21 @@ SelfAttentionHead = Exercise(
         Mistake("Linear with bias",
                 "the projections have no bias: nn.Linear(d_model, d_head, bias=False) "
                 "(the reference's state dict has no query.bias).",
-                _HeadWithBias),
+                variant(_Head, bias=True)),
         Mistake("scaled by sqrt(d_model)",
                 "the scores compare vectors of length d_head, so divide by sqrt(d_head), the "
                 "size of the keys' last axis, not sqrt(d_model).",
-                _HeadSqrtModel),
+                variant(_Head, scale_by_d_model=True)),
         Mistake("softmax over the wrong dim",
                 "softmax over the keys, dim=-1: each query's weights sum to 1.",
-                _HeadWrongDim),
+                variant(_Head, softmax_dim=-2)),
         Mistake("NaN for a fully masked row",
                 "use your scaled_dot_product_attention, which gives a query with no allowed key "
                 "zero weights; a bare softmax over all -inf returns NaN.",
-                _HeadNaN),
+                variant(_Head, zero_empty_rows=False)),
         Mistake("misnamed projections",
                 "name the layers exactly `query`, `key` and `value`: weights are loaded by name.",
-                _HeadMisnamed),
+                variant(_Head, names=("q", "k", "v"))),
     ],
 )
 

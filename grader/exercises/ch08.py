@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake
-from .common import module_case, module_compare, randn
+from .common import module_case, module_compare, randn, variant
 
 
 def _tril(T):
@@ -126,13 +126,9 @@ prefix_mean_loop = Exercise(
 )
 
 
-def _weights_matmul(T, normalise="rows", triangle="lower"):
-    W = torch.ones(T, T).tril() if triangle == "lower" else torch.ones(T, T).triu()
-    if normalise == "rows":
-        W = W / W.sum(dim=1, keepdim=True)
-    elif normalise == "columns":
-        W = W / W.sum(dim=0, keepdim=True)
-    return W
+def _weights_matmul(T, normalise_dim=1, lower=True):
+    W = torch.ones(T, T).tril() if lower else torch.ones(T, T).triu()
+    return W if normalise_dim is None else W / W.sum(dim=normalise_dim, keepdim=True)
 
 
 prefix_mean_matmul = Exercise(
@@ -142,19 +138,19 @@ prefix_mean_matmul = Exercise(
         Mistake("rows not normalised",
                 "tril(ones) @ x sums the past; divide each row of the matrix by its sum "
                 "(W / W.sum(dim=1, keepdim=True)) to average it.",
-                lambda x: _weights_matmul(x.shape[1], normalise=None) @ x),
+                lambda x: _weights_matmul(x.shape[1], normalise_dim=None) @ x),
         Mistake("normalised columns",
                 "row t of W holds the weights of output t: normalise rows, sum(dim=1, keepdim=True).",
-                lambda x: _weights_matmul(x.shape[1], normalise="columns") @ x),
+                lambda x: _weights_matmul(x.shape[1], normalise_dim=0) @ x),
         Mistake("upper triangle",
                 "the lower triangle (torch.tril) averages the past; the upper one averages the future.",
-                lambda x: _weights_matmul(x.shape[1], triangle="upper") @ x),
+                lambda x: _weights_matmul(x.shape[1], lower=False) @ x),
     ],
 )
 
 
-def _softmax_weights(T, fill=float("-inf"), dim=-1, masked="upper"):
-    keep = _tril(T) if masked == "upper" else ~_tril(T)
+def _softmax_weights(T, fill=float("-inf"), dim=-1, mask_upper=True):
+    keep = _tril(T) if mask_upper else ~_tril(T)
     return F.softmax(torch.zeros(T, T).masked_fill(~keep, fill), dim=dim)
 
 
@@ -171,7 +167,7 @@ prefix_mean_softmax = Exercise(
                 lambda x: _softmax_weights(x.shape[1], dim=0) @ x),
         Mistake("masked the wrong triangle",
                 "fill -inf where the causal mask is False (above the diagonal), keeping s <= t.",
-                lambda x: _softmax_weights(x.shape[1], masked="lower") @ x),
+                lambda x: _softmax_weights(x.shape[1], mask_upper=False) @ x),
     ],
 )
 
@@ -258,54 +254,30 @@ def _causal_compare(got, expected, args):
     return values(got, expected, args)
 
 
-class _Head(torch.nn.Module):
-    def __init__(self, d_model, d_head):
+class _Causal(torch.nn.Module):
+    """The reference causal head written out; each keyword after `d_head` varies one step (the
+    mask, `mask(T)`, is applied before the softmax or, wrongly, after it)."""
+
+    def __init__(self, d_model, d_head, mask=_tril, mask_before_softmax=True, saved_mask=False):
         super().__init__()
         self.query = torch.nn.Linear(d_model, d_head, bias=False)
         self.key = torch.nn.Linear(d_model, d_head, bias=False)
         self.value = torch.nn.Linear(d_model, d_head, bias=False)
-
-    def mask(self, T):
-        return _tril(T)
+        self.mask, self.mask_before_softmax = mask, mask_before_softmax
+        if saved_mask:
+            self.register_buffer("tril", _tril(64))
 
     def forward(self, x):
-        q, k, v = self.query(x), self.key(x), self.value(x)
+        q, k, v, mask = self.query(x), self.key(x), self.value(x), self.mask(x.shape[1])
         s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
-        mask = self.mask(x.shape[1])
-        if mask is not None:
+        if mask is not None and self.mask_before_softmax:
             s = s.masked_fill(~mask, float("-inf"))
         w = torch.softmax(s, dim=-1)
-        if mask is not None:
-            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+        if mask is not None and not self.mask_before_softmax:
+            w = w.masked_fill(~mask, 0.0)
+        elif mask is not None:
+            w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
         return w @ v
-
-
-class _NoMask(_Head):
-    def mask(self, T):
-        return None
-
-
-class _Upper(_Head):
-    def mask(self, T):
-        return _tril(T).T
-
-
-class _NoDiagonal(_Head):
-    def mask(self, T):
-        return _tril(T).tril(diagonal=-1)
-
-
-class _AfterSoftmax(_Head):
-    def forward(self, x):
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1]), dim=-1)
-        return w.masked_fill(~_tril(x.shape[1]), 0.0) @ v
-
-
-class _PersistentBuffer(_Head):
-    def __init__(self, d_model, d_head):
-        super().__init__(d_model, d_head)
-        self.register_buffer("tril", _tril(64))
 
 
 def _causal_inputs(rng, B, T, d_model, d_head, t):
@@ -329,22 +301,22 @@ CausalSelfAttention = Exercise(
         Mistake("no causal mask",
                 "without the mask every position attends to the whole sequence, future included: "
                 "pass causal_mask(T) to the attention.",
-                _NoMask),
+                variant(_Causal, mask=lambda T: None)),
         Mistake("mask upside down",
                 "query t may see keys s <= t: the lower triangle (causal_mask), not its transpose.",
-                _Upper),
+                variant(_Causal, mask=lambda T: _tril(T).T)),
         Mistake("diagonal excluded",
                 "a position attends to itself too: tril with the diagonal. Without it position 0 "
                 "sees nothing at all.",
-                _NoDiagonal),
+                variant(_Causal, mask=lambda T: _tril(T).tril(diagonal=-1))),
         Mistake("mask applied after softmax",
                 "masking the weights after the softmax keeps the future in the normalisation, so "
                 "the output at t still depends on it: mask the scores with -inf first.",
-                _AfterSoftmax),
+                variant(_Causal, mask_before_softmax=False)),
         Mistake("mask saved in the state dict",
                 "a mask registered with register_buffer(...) is saved with the weights; register "
                 "it with persistent=False (or build it in forward).",
-                _PersistentBuffer),
+                variant(_Causal, saved_mask=True)),
     ],
 )
 

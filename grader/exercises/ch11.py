@@ -252,34 +252,18 @@ def _run_decoder(cls, args):
         return module(x, memory, src_mask)
 
 
-def _decoder(self, x, memory, src_mask, self_mask="causal", keys_from_memory=True, cross_mask=True):
-    T = x.size(1)
-    mask = {"causal": causal(T), "none": None, "upper": torch.ones(T, T, dtype=torch.bool).triu()}[self_mask]
-    h = self.ln_1(x)
-    x = x + self.self_attn(h, h, mask)[0]
-    h = self.ln_2(x)
-    x = x + self.cross_attn(h, memory if keys_from_memory else h, src_mask[:, None, :] if cross_mask else None)[0]
-    return x + self.ff(self.ln_3(x))
-
-
-class DecoderNotCausal(ref.DecoderLayer):
-    def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, self_mask="none")
-
-
-class DecoderUpperTriangle(ref.DecoderLayer):
-    def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, self_mask="upper")
-
-
-class DecoderKeysFromDecoder(ref.DecoderLayer):
-    def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, keys_from_memory=False)
-
-
-class DecoderMaskIgnored(ref.DecoderLayer):
-    def forward(self, x, memory, src_mask):
-        return _decoder(self, x, memory, src_mask, cross_mask=False)
+def _decoder_variant(self_mask=causal, keys_from_memory=True, cross_mask=True):
+    """The reference DecoderLayer (the same parameters) with its forward written out and one step
+    varied: the self-attention mask `self_mask(T)`, where keys and values come from, the source mask."""
+    class Decoder(ref.DecoderLayer):
+        def forward(self, x, memory, src_mask):
+            h = self.ln_1(x)
+            x = x + self.self_attn(h, h, self_mask(x.size(1)))[0]
+            h = self.ln_2(x)
+            kv, mask = (memory if keys_from_memory else h), (src_mask[:, None, :] if cross_mask else None)
+            x = x + self.cross_attn(h, kv, mask)[0]
+            return x + self.ff(self.ln_3(x))
+    return Decoder
 
 
 DecoderLayer = Exercise(
@@ -300,19 +284,19 @@ DecoderLayer = Exercise(
         Mistake("no causal mask in the decoder's self-attention",
                 "the decoder writes left to right: position t may only attend to positions <= t. "
                 "Pass a lower-triangular (T, T) mask to self_attn.",
-                DecoderNotCausal),
+                _decoder_variant(self_mask=lambda T: None)),
         Mistake("causal mask upside down",
                 "True = may attend, so the causal mask is the *lower* triangle: "
                 "torch.ones(T, T, dtype=torch.bool).tril().",
-                DecoderUpperTriangle),
+                _decoder_variant(self_mask=lambda T: torch.ones(T, T, dtype=torch.bool).triu())),
         Mistake("cross-attention keys/values from the decoder",
                 "cross_attn's second argument is the encoder's `memory`; attending to the decoder's "
                 "own states is just a second self-attention and never reads the source.",
-                DecoderKeysFromDecoder),
+                _decoder_variant(keys_from_memory=False)),
         Mistake("padding mask ignored in cross-attention",
                 "give cross_attn the source padding mask, src_mask[:, None, :] (B, 1, S), so the "
                 "decoder never reads <pad> positions of the memory.",
-                DecoderMaskIgnored),
+                _decoder_variant(cross_mask=False)),
     ],
 )
 

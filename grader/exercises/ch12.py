@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference import ch12 as ref
-from .common import randn
+from .common import positions_embedded, randn
 
 
 def tiny_gpt(block_size=16, n_layer=2, n_head=2, n_embd=16, vocab_size=11):
@@ -279,15 +279,9 @@ forward_cached = Exercise(
 def _run_generate(fn, args):
     idx, n, temperature, top_k, seed = args
     model = tiny_gpt()
-    embedded = [0]
-    hook = model.transformer.wte.register_forward_hook(
-        lambda mod, inp, out: embedded.__setitem__(0, embedded[0] + inp[0].shape[-1]))
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    try:
-        tokens = fn(model, idx, n, temperature=temperature, top_k=top_k, generator=generator)
-    finally:
-        hook.remove()
-    return tokens, embedded[0]
+    return positions_embedded(model, lambda: fn(model, idx, n, temperature=temperature, top_k=top_k,
+                                                generator=generator))
 
 
 def run_generate_reporting(fn, args):

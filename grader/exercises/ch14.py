@@ -40,6 +40,7 @@ from ..data.gpt2_weights import make_tiny_gpt2, read_safetensors, tiny_gpt2_tens
 from ..engine import Case, Exercise, Mistake
 from ..reference import ch14 as ref
 from ..reference.ch10 import GPT, GPTConfig
+from .common import positions_embedded
 
 # A toy GPT-2: small enough that every case runs in milliseconds.
 TOY = {"vocab_size": 37, "n_positions": 16, "n_ctx": 16, "n_embd": 16, "n_head": 2, "n_layer": 2}
@@ -399,15 +400,9 @@ def _generate_inputs(prompt, n, temperature=1.0, top_k=None, seed=None, stop=Non
 def _run_generate(fn, args):
     prompt, n, temperature, top_k, seed, stop, block_size = args
     model = toy_gpt(block_size)
-    embedded = [0]
-    hook = model.transformer.wte.register_forward_hook(
-        lambda mod, inp, out: embedded.__setitem__(0, embedded[0] + inp[0].shape[-1]))
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    try:
-        text = raised(fn, model, CharTokenizer(), prompt, n, temperature, top_k, generator, stop)
-    finally:
-        hook.remove()
-    return text, embedded[0]
+    return positions_embedded(model, lambda: raised(fn, model, CharTokenizer(), prompt, n, temperature, top_k,
+                                                    generator, stop))
 
 
 def _text_matches(got, expected, args):

@@ -42,6 +42,15 @@ def variant(fn, **changes):
     return partial(fn, **changes)
 
 
+def quiet(fn):
+    """A mistake that overflows, divides by zero or takes log(0) on purpose: keep its NumPy
+    warnings out of the test logs."""
+    def wrapped(*args):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return fn(*args)
+    return wrapped
+
+
 # ---------------------------------------------------------------- tolerance
 
 # float32 through a few layers: the same maths in another order (a fused kernel, einsum against
@@ -113,3 +122,16 @@ def module_compare(inner):
             return Fail(got[STATE_DICT])
         return inner(got, expected, args)
     return compare
+
+
+def positions_embedded(model, call):
+    """`call()`'s result, and how many positions went through `model`'s token embedding
+    meanwhile: the work a generation loop did (with a KV cache each position goes once)."""
+    count = [0]
+    hook = model.transformer.wte.register_forward_hook(
+        lambda module, inputs, output: count.__setitem__(0, count[0] + inputs[0].shape[-1]))
+    try:
+        return call(), count[0]
+    finally:
+        hook.remove()
+

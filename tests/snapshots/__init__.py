@@ -8,7 +8,7 @@ regenerate the chapter's file and commit it with the change:
     PYTHONPATH=$PWD python -m tests.snapshots 09        # or no argument: every chapter
 
 One JSON file per chapter, `chNN.json`: {exercise id: [case 0, case 1, ...]}. A case is the
-reference's outcome in the encoding `grader student-build` stores (grader.runner._encode_outcome),
+reference's outcome in the encoding `grader student-build` stores (grader.out_of_process._encode_outcome),
 without its time; a value or inputs_after longer than LARGE characters is stored as the SHA-256
 of that encoding (`value_sha256`), which is just as exact and keeps the files small.
 """
@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from grader.engine import all_exercises, run_case
-from grader.runner import _encode_outcome
+from grader.out_of_process import _encode_outcome
 
 FOLDER = Path(__file__).resolve().parent
 LARGE = 2000

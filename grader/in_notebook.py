@@ -1,4 +1,6 @@
-"""`check(...)`: grade a live function or class from inside a notebook (works on Colab)."""
+"""`check(...)`: grade a live function or class in the learner's own kernel, inside the
+notebook (works on Colab). Instructor grading of a notebook file runs learner code in a child
+process instead: grader/out_of_process.py."""
 from .engine import ExerciseResult, find_exercise, grade_function
 from .feedback import format_result
 
