@@ -383,6 +383,8 @@ generate_cached = Exercise(
         Case("a prompt longer than block_size (20 tokens): only the last 16 are fed",
              _generate_inputs(1, 20, 4), run=run_generate_reporting,
              why="the prompt itself is cropped, idx[:, -block_size:], before the first forward pass"),
+        Case("a batch of 17 sequences, more than block_size", _generate_inputs(17, 2, 5), run=_run_generate,
+             why="the window is about the time axis, new.size(1), never the batch axis"),
     ],
     mistakes=[
         RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
@@ -411,7 +413,7 @@ generate_cached = Exercise(
         Requirement("cache = KVCache(n_layer); the tokens not yet seen are the prompt, idx[:, -block_size:]",
                     "a prompt longer than block_size (20 tokens): only the last 16 are fed"),
         Requirement("each step: logits = forward_cached(model, new, cache)[:, -1, :]",
-                    "greedy (top_k=1), 12 new tokens after a prompt of 4"),
+                    "greedy (top_k=1), 12 new tokens after a prompt of 4", "a batch of 17 sequences, more than block_size"),
         Requirement("append the token; it is the next step's new", "greedy (top_k=1), 12 new tokens after a prompt of 4"),
         Requirement("start a fresh cache and feed the cropped window again",
                     "past block_size: the window slides as in generate"),
@@ -582,6 +584,13 @@ def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False
     return q.to(torch.int8).reshape(n_out, n_in), d.squeeze(-1)
 
 
+def _largest_exactly_8(rng):
+    W = randn(rng, 2, 32)
+    W[0, 7] = 8.0                     # d = 8 / -8 = -1 exactly
+    W[1, 2] = -8.0                    # d = 1 exactly
+    return (W,)
+
+
 def _opposite_extremes(rng):
     W = randn(rng, 2, 64, scale=0.1)
     W[0, 3], W[0, 17] = 1.0, -0.99    # +m and almost -m in one block: -0.99/d rounds to 8
@@ -622,6 +631,8 @@ quantize_q4_blocks = Exercise(
         Case("a block holding +m and almost -m, and a block of zeros", _opposite_extremes),
         Case("block_size=16, a (3, 48) matrix", lambda rng: (randn(rng, 3, 48), 16)),
         Case("a single row of one block, large values", lambda rng: (randn(rng, 1, 32, scale=500.0),)),
+        Case("blocks whose scale is exactly -1 and 1 (largest weights 8 and -8)", _largest_exactly_8,
+             why="d = -1 and d = 1 are scales like any other: only d = 0 is special"),
         Case("n_in=48 with block_size=32: ValueError", lambda rng: (randn(rng, 2, 48), 32),
              run=run_reporting_value_error, compare=compare_ragged_blocks,
              why="48 weights make one block and a half: the instructions ask for a ValueError"),
@@ -656,7 +667,7 @@ quantize_q4_blocks = Exercise(
         Requirement("find m, the weight of largest magnitude, with its sign", "a (4, 64) matrix: two blocks per row",
                     "a block holding +m and almost -m, and a block of zeros"),
         Requirement("the scale is d = m / (-8), so m itself maps to exactly -8", "a (4, 64) matrix: two blocks per row",
-                    "a single row of one block, large values"),
+                    "a single row of one block, large values", "blocks whose scale is exactly -1 and 1 (largest weights 8 and -8)"),
         Requirement("A weight as large on the other side would come out as +8, one past the range: that is what "
                     "the clamp to 7 is for",
                     "a block holding +m and almost -m, and a block of zeros"),
@@ -694,6 +705,7 @@ dequantize_q4_blocks = Exercise(
         Case("a (3, 96) matrix: three blocks per row", lambda rng: _q4_codes(rng, 3, 96)),
         Case("block_size=8, a (2, 24) matrix", lambda rng: _q4_codes(rng, 2, 24, 8)),
         Case("a single block", lambda rng: _q4_codes(rng, 1, 32)),
+        Case("the default block_size=32, (2, 64)", lambda rng: _q4_codes(rng, 2, 64)[:2]),
     ],
     mistakes=[
         Mistake("scales repeated instead of interleaved",
@@ -710,7 +722,8 @@ dequantize_q4_blocks = Exercise(
     ],
     requirements=[
         Requirement("dequantize_q4_blocks(q, scales, block_size=32) -> W_hat (n_out, n_in) float32",
-                    "a (3, 96) matrix: three blocks per row", "block_size=8, a (2, 24) matrix", "a single block", "pure"),
+                    "a (3, 96) matrix: three blocks per row", "block_size=8, a (2, 24) matrix", "a single block", "pure",
+                    "the default block_size=32, (2, 64)"),
         Requirement("hat w_j = q_j, d", "a (3, 96) matrix: three blocks per row", "block_size=8, a (2, 24) matrix"),
         Requirement("with n_in divisible by block_size (else ValueError)",
                     not_checked="quantize_q4_blocks's instruction; dequantize gets codes quantize made"),
