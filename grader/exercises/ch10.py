@@ -186,18 +186,20 @@ def run_config_kept(cls, args):
 
 
 def run_every_init(cls, args):
-    """The standard deviation of every weight matrix and the largest Linear bias."""
+    """The mean and standard deviation of every weight matrix, and the largest Linear bias."""
     cfg, _ = args
     model = cls(cfg)
     with torch.no_grad():
         stds = {name: p.std().item() for name, p in model.named_parameters() if p.dim() == 2}
+        means = {name: p.mean().item() for name, p in model.named_parameters() if p.dim() == 2}
         biases = [m.bias.abs().max().item() for m in model.modules()
                   if isinstance(m, nn.Linear) and m.bias is not None]
-    return {"std": stds, "largest Linear bias": max(biases, default=0.0)}
+    return {"std": stds, "mean": means, "largest Linear bias": max(biases, default=0.0)}
 
 
 def compare_every_init(got, expected, args):
-    """Each weight matrix within 10% of GPT-2's std (at least 4096 weights each)."""
+    """Each weight matrix within 10% of GPT-2's std, and its mean within a fifth of that std of 0
+    (at least 4096 weights each: a sample mean's own spread is std / 64)."""
     n_layer = args[1]                      # config.n_layer (the config itself reaches here opaque)
     want = {name: 0.02 / math.sqrt(2 * n_layer) if name.endswith("c_proj.weight") else 0.02 for name in got["std"]}
     wrong = [name for name, std in got["std"].items() if not abs(std - want[name]) <= 0.1 * want[name]]
@@ -210,6 +212,9 @@ def compare_every_init(got, expected, args):
         return Fail(f"{name} has std {got['std'][name]:.4g}, expected {want[name]:.4g} (GPT-2's initialisation: "
                     "N(0, 0.02^2) for every Linear and Embedding weight, 0.02 / sqrt(2 n_layer) for attn.c_proj "
                     "and mlp.c_proj)", mistake=mistake)
+    for name, mean in got["mean"].items():
+        if abs(mean) > 0.2 * want[name]:
+            return Fail(f"{name} has mean {mean:.4g}: GPT-2's weights are drawn around 0, N(0, std^2)")
     if got["largest Linear bias"] != 0:
         return Fail(f"Linear biases should start at zero; the largest is {got['largest Linear bias']:.3g}")
     return None
