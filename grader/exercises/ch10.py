@@ -873,7 +873,8 @@ def _numbers(values):
     return [float(v.array) if isinstance(v, TensorValue) else v for v in values]
 
 
-def compare_training(got, expected, args):
+def compare_training(got, expected, args, learns=True):
+    """`learns`: the validation loss must fall (cases with lr and steps enough to learn)."""
     kwargs = args[1]
     n = kwargs["max_steps"]
     steps = got["steps"]
@@ -915,13 +916,17 @@ def compare_training(got, expected, args):
                     f"that backward() produced had norm {before[first]:.4g}",
                     mistake=GRADIENT_NORM_LOGGED_AFTER_CLIPPING if np.allclose(logged, after, rtol=1e-3) else None)
     fail = _check_the_loop(got, kwargs, want_lr)
-    if fail:
+    if fail or not learns:
         return fail
     val = history["val"]
     if not all(math.isfinite(v) for v in val) or not val[-1] < 0.7 * val[0]:
         return Fail(f"the validation loss went from {val[0]:.3f} to {val[-1]:.3f}; on this easy repeating "
                     "pattern it should fall by far more")
     return None
+
+
+def compare_training_defaults(got, expected, args):
+    return compare_training(got, expected, args, learns=False)
 
 
 def _check_the_loop(got, kwargs, want_lr):
@@ -959,7 +964,7 @@ def _check_the_loop(got, kwargs, want_lr):
         shape = next(shape for _, _, shape, _ in training if shape != batch)
         return Fail(f"a training batch had shape {tuple(shape)}, expected (batch_size, block_size) = {tuple(batch)}")
     n_evals = len(got["history"]["step"])
-    if len(evaluating) != n_evals * 2 * kwargs["eval_batches"]:
+    if len(evaluating) != n_evals * 2 * kwargs.get("eval_batches", 20):
         return Fail(f"{len(evaluating)} forward passes ran in eval mode; {n_evals} evaluations of eval_batches="
                     f"{kwargs['eval_batches']} batches of the training and of the validation data make "
                     f"{n_evals * 2 * kwargs['eval_batches']}")
@@ -967,10 +972,24 @@ def _check_the_loop(got, kwargs, want_lr):
         return Fail("the evaluation ran with gradients on: estimate_loss runs under torch.no_grad()")
     if any(shape != batch for _, _, shape, _ in evaluating):
         return Fail(f"an evaluation batch did not have shape (batch_size, block_size) = {tuple(batch)}")
+    history = got["history"]
+    for key in ("loss", "grad_norm"):
+        if not all(isinstance(v, float) for v in history[key]):
+            kind = type(next(v for v in history[key] if not isinstance(v, float))).__name__
+            return Fail(f"history[{key!r}] holds {kind} values; log floats with .item() (a loss tensor keeps "
+                        "its whole graph alive)", mistake=LOGGED_TENSORS)
     losses = [loss for _, _, _, loss in training]
-    if not np.allclose(_numbers(got["history"]["loss"]), losses, rtol=1e-6, atol=1e-7):
+    if not np.allclose(history["loss"], losses, rtol=1e-6, atol=1e-7):
         return Fail("history['loss'] must be the training loss of each step, loss.item() of the batch the step "
                     "trained on")
+    per_split = kwargs.get("eval_batches", 20)
+    for i, step in enumerate(history["step"]):
+        chunk = [loss for _, _, _, loss in evaluating[2 * per_split * i:2 * per_split * (i + 1)]]
+        means = sorted([sum(chunk[:per_split]) / per_split, sum(chunk[per_split:]) / per_split])
+        logged = [history["train"][i], history["val"][i]] if i < min(len(history["train"]), len(history["val"])) else []
+        if len(logged) < 2 or not np.allclose(sorted(logged), means, rtol=1e-5, atol=1e-7):
+            return Fail(f"at step {step} history['train'] and history['val'] must be the mean losses of the "
+                        f"evaluation's eval_batches={per_split} batches of each split (estimate_loss)")
     return None
 
 
@@ -989,7 +1008,7 @@ def run_training_repeated(fn, args):
 
 
 def _as_floats(values):
-    return None if values is None else [float(v) for v in values]
+    return None if values is None else [float(v.detach() if isinstance(v, torch.Tensor) else v) for v in values]
 
 
 def compare_training_repeated(got, expected, args):
@@ -1023,7 +1042,7 @@ def _estimate_with(batches):
 
 
 def _train(*args, scheduled=True, clipped=True, log_after_clipping=False, final_eval=True,
-           log_grad_norm=True, zero_grad=True, pass_weight_decay=True, seeded_batches=True,
+           log_grad_norm=True, log_floats=True, zero_grad=True, pass_weight_decay=True, seeded_batches=True,
            seeded_estimates=True, **kwargs):
     """The reference train_gpt with one step changed from outside: its learning-rate schedule,
     its clipping, zero_grad, configure_optimizer or the generator replaced while it runs, or its
@@ -1060,6 +1079,8 @@ def _train(*args, scheduled=True, clipped=True, log_after_clipping=False, final_
             history[key].pop()
     if not log_grad_norm:
         del history["grad_norm"]
+    if not log_floats:                       # loss logged without .item()
+        history["loss"] = [torch.tensor(v, requires_grad=True) for v in history["loss"]]
     return history
 
 
@@ -1106,6 +1127,10 @@ ONLY_THE_FIRST_GROUP_SCHEDULED = Mistake("only the first parameter group schedul
                                          "the optimizer has two groups (decay and no decay): set the learning rate in "
                                          "a loop, for group in optimizer.param_groups: group['lr'] = lr_now.",
                                          _train_first_group_only)
+LOGGED_TENSORS = Mistake("losses logged as tensors",
+                         "history['loss'].append(loss.item()): the tensor itself keeps the graph of its step alive, "
+                         "and the history should hold plain floats (grad_norm too: norm.item()).",
+                         variant(_train, log_floats=False))
 NO_ZERO_GRAD = Mistake("no zero_grad",
                        "backward() adds to .grad; without optimizer.zero_grad() before it, every step also applies "
                        "the gradients of all earlier steps.", variant(_train, zero_grad=False))
@@ -1138,6 +1163,10 @@ train_gpt = Exercise(
              lambda rng: (config(vocab_size=5, n_layer=1), dict(_TRAIN, max_steps=30, weight_decay=0.3, batch_size=4,
                                                                 eval_batches=3, eval_interval=15)),
              run=run_training),
+        Case("the signature's defaults: lr, min_lr, warmup_steps, weight_decay, grad_clip, eval_interval, eval_batches",
+             lambda rng: (config(vocab_size=5, n_layer=1, n_embd=8), dict(max_steps=251, batch_size=2)),
+             run=run_training, compare=compare_training_defaults,
+             why="251 steps: the default eval_interval=250 shows (evaluations at 0, 250 and 251)"),
         Case("the same generator repeats a run exactly; another seed differs",
              lambda rng: (config(vocab_size=5, n_layer=1), dict(_TRAIN, max_steps=8, eval_interval=4)),
              run=run_training_repeated, compare=compare_training_repeated,
@@ -1152,6 +1181,7 @@ train_gpt = Exercise(
         GRADIENT_NORM_NOT_LOGGED,
         ONLY_THE_FIRST_GROUP_SCHEDULED,
         NO_ZERO_GRAD,
+        LOGGED_TENSORS,
         WEIGHT_DECAY_NOT_PASSED_ON,
         GENERATOR_NOT_PASSED_TO_GET_BATCH,
         GENERATOR_NOT_PASSED_TO_ESTIMATE_LOSS,
@@ -1198,7 +1228,9 @@ train_gpt = Exercise(
                     "a tiny GPT learns a repeating pattern in 40 steps",
                     "gradient clipping at 0.05, eval_interval that does not divide max_steps",
                     "weight_decay=0.3, batch_size=4, eval_batches=3: every setting reaches the loop",
-                    "the same generator repeats a run exactly; another seed differs"),
+                    "the same generator repeats a run exactly; another seed differs",
+                    "the signature's defaults: lr, min_lr, warmup_steps, weight_decay, grad_clip, eval_interval, eval_batches"),
+        Requirement("(floats: .item())", "weight_decay=0.3, batch_size=4, eval_batches=3: every setting reaches the loop"),
     ],
 )
 

@@ -124,7 +124,7 @@ def train_gpt(model, train_data, val_data, max_steps, batch_size, lr=1e-3, min_l
                 p.grad.mul_(grad_clip / (norm + 1e-6))
         opt.step()
         hist["loss"].append(loss.item())
-        hist["grad_norm"].append(norm)                # a 0-d tensor: accepted as a number
+        hist["grad_norm"].append(float(norm))
         step += 1
     evaluate(max_steps)
     return hist
