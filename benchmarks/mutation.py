@@ -2,8 +2,19 @@
 solution the grader rejects (issue 15, point 3).
 
     python benchmarks/mutation.py [CHAPTERS ...] [--exercise ID ...] [-v] [--survivors]
-                                  [--jobs N] [--max-per-exercise N] [--json FILE]
+                                  [--jobs N] [--max-per-exercise N] [--quick-timeout] [--json FILE]
     python benchmarks/mutation.py --stale          # equivalence records whose mutant is gone
+    python benchmarks/mutation.py --rescore FILE ...   # earlier --json runs, today's records
+
+`-v` prints a line per exercise; `--survivors` each surviving mutant with its id, its change and
+the reference's lines around it, so that an engineer either adds a case that kills it or records
+it as equivalent. A survivor on a line that no case runs at all (the reference graded once with a
+line tracer) is marked so: there the fix is a case that reaches the line (the explicit branch
+behind a `fast` switch, an error path), not a sharper comparison. The chapter lines and the final
+table give mutants, killed (and how many by timeout), equivalent, survived, score and seconds.
+`--json FILE` writes {"chapters": [those figures], "mutants": [{"id", "exercise", "operator",
+"where", "line", "description", "outcome" (killed/equivalent/survived), "status" (the grader's:
+passed/failed/error/timeout/crashed...), "line_not_run", "message"}]} for other scripts.
 
 Each mutant is the reference object of one exercise (`exercise.reference()`, a function or a
 class from `grader/reference/chNN.py`) with exactly one change: `+` for `-`, `<` for `<=`, a
@@ -14,7 +25,9 @@ exactly as a learner's answer is. A mutant the grader passes *survived*: either 
 a wrong answer (add a case) or the change does not change behaviour; that is recorded by hand,
 with a one-line reason, in `tests/mutants/chNN.json` (`{"NN.name": {"<id>": {"change": ...,
 "why": ...}}}`; not in the grader package, since the descriptions quote reference code). The
-score of a chapter is killed / (mutants - equivalent); the target is 95 %.
+score of a chapter is killed / (mutants - equivalent); the target is 95 %. Recording is a
+deliberate hand edit: the driver never writes that file. Only syntactic no-ops are never
+generated (a slice bound that is already the default, `transpose(1, 2)` as `transpose(2, 1)`).
 
 Why a small driver over Python's `ast` and not mutmut, cosmic-ray or poodle: those tools mutate
 files on disk and judge a mutant by the exit code of a whole test suite, while here the unit is
@@ -54,6 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the course package of this tree
     sys.path.insert(0, str(ROOT))
 
+from grader import engine  # noqa: E402
 from grader.engine import chapter_exercises, chapter_modules, grade_function  # noqa: E402
 
 MUTANTS_DIR = ROOT / "tests" / "mutants"
@@ -270,9 +284,19 @@ def _header(stmt):
     return ast.unparse(shallow).split("\n", 1)[0]
 
 
-def _short(text, width=70):
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width // 2 - 2] + " ... " + text[-(width // 2 - 3):]
+def _window(before, after, width=70):
+    """The two texts cut to the same window of about `width` characters around their first
+    difference, so a long line still shows what changed."""
+    before, after = " ".join(before.split()), " ".join(after.split())
+    if max(len(before), len(after)) <= width:
+        return before, after
+    same = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+    start = max(0, same - width // 3)
+
+    def cut(text):
+        piece = text[start:start + width]
+        return ("..." if start else "") + piece + ("..." if start + width < len(text) else "")
+    return cut(before), cut(after)
 
 
 @dataclasses.dataclass
@@ -289,8 +313,8 @@ class Mutant:
 
     @property
     def description(self):
-        before, after = self.shown or (self.original, self.mutated)
-        return f"line {self.line}: `{_short(before)}` -> `{_short(after)}`"
+        before, after = _window(*(self.shown or (self.original, self.mutated)))
+        return f"line {self.line}: `{before}` -> `{after}`"
 
 
 def _replace(parent, old, new):
@@ -326,7 +350,7 @@ def generate(exercise_id, source, modules=(), first_line=1):
 
     where[top], statement[top] = top.name, top
     visit(top, [top.name], top)
-    docstrings = {id(v) for n, v in ((n, n.value) for n in parents if _is_docstring(n))}
+    docstrings = {id(n.value) for n in parents if _is_docstring(n)}   # their text is not code
     ctx = {"modules": set(modules), "top": top}
     baseline = ast.unparse(tree)
     seen_sources, occurrences, out = {baseline}, {}, []
@@ -416,10 +440,11 @@ def _filename(exercise):
     return f"<mutant of {exercise.id}>"
 
 
-def grade_source(exercise, source, module, lines=None):
+def grade_source(exercise, source, module, lines=None, time_limit=None):
     """Grade `source` (the exercise's object, rewritten; text or a parsed tree) as a learner's
     answer: executed in a copy of the reference module's namespace, checked without naming
-    mistakes (faster). `lines`: a set that collects the lines of `source` that ran."""
+    mistakes (faster). `lines`: a set that collects the lines of `source` that ran;
+    `time_limit`: the grader's limit for all cases, instead of the exercise's own."""
     namespace = dict(vars(module))
     filename = _filename(exercise)
     if lines is not None:
@@ -436,9 +461,31 @@ def grade_source(exercise, source, module, lines=None):
         sys.settrace(tracer)
     try:
         exec(compile(source, filename, "exec"), namespace)
-        return grade_function(dataclasses.replace(exercise, mistakes=[]), namespace[exercise.name])
+        exercise = dataclasses.replace(exercise, mistakes=[], time_limit=time_limit or exercise.time_limit)
+        return grade_function(exercise, namespace[exercise.name])
     finally:
         sys.settrace(None)
+
+
+_EXPECTED = {}
+
+
+def remember_expected_outcomes():
+    """Make the engine compute the reference's outcome of each case once, in the warm-up before
+    the forks, instead of once in every child: an exercise that trains a model then costs one
+    training per mutant, not two. The reference is seeded and deterministic, so the verdicts
+    are the same; each child gets its own copy, so a comparator cannot change the next one's."""
+    compute = engine.expected_outcome
+    if getattr(compute, "remembers", False):
+        return
+
+    def expected_outcome(exercise, index):
+        key = (exercise.id, index)
+        if key not in _EXPECTED:
+            _EXPECTED[key] = compute(exercise, index)
+        return copy.deepcopy(_EXPECTED[key])
+    expected_outcome.remembers = True
+    engine.expected_outcome = expected_outcome
 
 
 def _memory_cap(extra_bytes):
@@ -453,7 +500,7 @@ def _memory_cap(extra_bytes):
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _child(exercise, source, module, write_fd, memory, trace):
+def _child(exercise, source, module, write_fd, memory, trace, time_limit):
     """In the forked child: grade, write one JSON line, exit without cleanup."""
     code = 0
     try:
@@ -465,7 +512,7 @@ def _child(exercise, source, module, write_fd, memory, trace):
             _memory_cap(memory)
         lines = set() if trace else None
         try:
-            result = grade_source(exercise, source, module, lines)
+            result = grade_source(exercise, source, module, lines, time_limit)
             verdict = {"status": result.status, "message": result.message.split("\n", 1)[0][:300]}
             if trace:
                 verdict["lines"] = sorted(lines)
@@ -485,7 +532,9 @@ class Pool:
         self.jobs, self.memory = jobs, memory
         self.running = {}   # read fd -> (pid, key, deadline, chunks)
 
-    def submit(self, key, exercise, source, module, limit, trace=False):
+    def submit(self, key, exercise, source, module, limit, trace=False, time_limit=None):
+        """Fork a child that grades `source`; `limit`: its wall-clock seconds, enforced here.
+        A generator: yields (key, verdict) of children that finish while it waits for a slot."""
         while len(self.running) >= self.jobs:
             yield from self._reap(block=True)
         read_fd, write_fd = os.pipe()
@@ -494,7 +543,7 @@ class Pool:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            _child(exercise, source, module, write_fd, self.memory, trace)
+            _child(exercise, source, module, write_fd, self.memory, trace, time_limit)
         os.close(write_fd)
         self.running[read_fd] = (pid, key, time.monotonic() + limit, [])
 
@@ -583,7 +632,7 @@ def context(mutant, module, around=2):
     return "\n".join(f"    {'>' if i == mutant.line else ' '} {i:4d} | {lines[i - 1]}" for i in range(lo, hi + 1))
 
 
-def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
+def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False, quick_timeout=False):
     """Grade every mutant of the chapter's exercises; returns (rows, per-mutant records)."""
     equivalent = load_equivalent(chapter)
     rows, records = [], []
@@ -594,24 +643,37 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
         mutants, module = exercise_mutants(exercise)
         total = len(mutants)
         mutants = _sample(mutants, max_per_exercise)
-        warm = grade_function(exercise, exercise.reference())   # warm-up, before the forks
-        if not warm.passed:
-            raise SystemExit(f"{exercise.id}: the reference itself does not pass: {warm.message}")
-        limit = exercise.time_limit * 3 + 5
+        # Warm-up before the forks: lazy imports (torch.optim pulls in torch._dynamo) and caches
+        # are paid once here, with time to spare, instead of in every child against its limit.
+        warm = grade_function(dataclasses.replace(exercise, time_limit=10 * exercise.time_limit + 60),
+                              exercise.reference())
+        time_limit = exercise.time_limit
+        limit = time_limit * 3 + 5
+        row = {"exercise": exercise.id, "total": total, "mutants": len(mutants), "killed": 0,
+               "timeouts": 0, "equivalent": 0, "survived": 0, "not_run": 0, "seconds": 0.0,
+               "harness_error": None}
         verdicts = {}
-        jobs = [("identity", identity_source(exercise), False), ("lines", reference_tree(exercise), True)]
-        for key, source, trace in jobs + [(m.id, m.source, False) for m in mutants]:
-            for done, verdict in pool.submit(key, exercise, source, module, limit, trace):
-                verdicts[done] = verdict
-        for done, verdict in pool.drain():
-            verdicts[done] = verdict
-        if verdicts["identity"]["status"] != "passed":
-            raise SystemExit(f"{exercise.id}: the unchanged reference, run as the mutants are, "
-                             f"does not pass: {verdicts['identity']}")
+        for key, source, trace in [("identity", identity_source(exercise), False),
+                                   ("lines", reference_tree(exercise), True)]:
+            began = time.perf_counter()
+            verdicts.update(pool.submit(key, exercise, source, module, limit, trace, time_limit))
+            verdicts.update(pool.drain())
+            if key == "identity" and quick_timeout:   # an endless loop costs seconds, not the whole limit
+                time_limit = min(time_limit, max(2.0, 20 * (time.perf_counter() - began)))
+                limit = time_limit * 3 + 5
+        broken = next((v for v in (warm.to_json(), verdicts["identity"], verdicts["lines"])
+                       if v["status"] != "passed"), None)
+        if broken:   # a busy machine's timeout, or a driver bug: no score is better than a wrong one
+            row["harness_error"] = f"the unchanged reference does not pass here: {broken['status']}: {broken['message']}"
+            row["seconds"] = time.perf_counter() - start
+            rows.append(row)
+            print(f"  {exercise.id:<40} skipped: {row['harness_error']}", flush=True)
+            continue
+        for m in mutants:
+            verdicts.update(pool.submit(m.id, exercise, m.source, module, limit, False, time_limit))
+        verdicts.update(pool.drain())
         ran = set(verdicts["lines"].get("lines", ()))
         known = equivalent.get(exercise.id, {})
-        row = {"exercise": exercise.id, "total": total, "mutants": len(mutants), "killed": 0,
-               "equivalent": 0, "survived": 0, "not_run": 0, "seconds": 0.0}
         for m in mutants:
             status = verdicts[m.id]["status"]
             if status != "passed":
@@ -621,6 +683,7 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
             else:
                 outcome = "survived"
             row[outcome] += 1
+            row["timeouts"] += status == "timeout"
             not_run = outcome == "survived" and m.line not in ran
             row["not_run"] += not_run
             records.append({"id": m.id, "exercise": exercise.id, "operator": m.operator,
@@ -632,7 +695,8 @@ def run_chapter(chapter, pool, only=None, max_per_exercise=None, verbose=False):
         rows.append(row)
         if verbose:
             sampled = f" (sampled from {total})" if len(mutants) < total else ""
-            print(f"  {exercise.id:<40} {len(mutants):4d} mutants{sampled}, {row['killed']:4d} killed, "
+            timeouts = f" ({row['timeouts']} by timeout)" if row["timeouts"] else ""
+            print(f"  {exercise.id:<40} {len(mutants):4d} mutants{sampled}, {row['killed']:4d} killed{timeouts}, "
                   f"{row['equivalent']:3d} equivalent, {row['survived']:3d} survived"
                   f"{f' ({nr} on lines no case runs)' if (nr := row['not_run']) else ''}  "
                   f"({row['seconds']:.1f} s)", flush=True)
@@ -644,6 +708,37 @@ def score(killed, mutants, equivalent):
     return 100.0 * killed / live if live else 100.0
 
 
+def print_table(summary, max_per_exercise=None):
+    print(f"\n{'chapter':<8} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'score':>7} {'seconds':>8}")
+    for t in summary:
+        mark = "ok" if t["score"] >= TARGET else f"below {TARGET:g}%"
+        sampled = "*" if t["mutants"] < t["total"] else " "
+        print(f"{t['chapter']:<8} {t['mutants']:>7}{sampled} {t['killed']:>7} {t['equivalent']:>7} "
+              f"{t['survived']:>9} {t['score']:>6.1f}% {t['seconds']:>8.0f}  {mark}"
+              + (f" (skipped: {', '.join(t['skipped'])})" if t.get("skipped") else ""))
+    if any(t["mutants"] < t["total"] for t in summary):
+        print(f"* sampled: at most {max_per_exercise or '?'} mutants per exercise (--max-per-exercise)")
+    print(f"target: at least {TARGET:g}% of non-equivalent mutants killed in every chapter")
+
+
+def rescore(files):
+    """Scores of earlier runs (their --json files) with today's equivalence records, without
+    grading anything again: for after recording equivalents."""
+    summary = []
+    for name in files:
+        run = json.loads(Path(name).read_text())
+        for chapter in run["chapters"]:
+            known = load_equivalent(chapter["chapter"])
+            mutants = [m for m in run["mutants"] if m["exercise"].split(".")[0] == chapter["chapter"]]
+            killed = sum(m["status"] != "passed" for m in mutants)
+            equivalent = sum(m["status"] == "passed" and m["id"] in known.get(m["exercise"], {}) for m in mutants)
+            summary.append({**chapter, "killed": killed, "equivalent": equivalent,
+                            "survived": len(mutants) - killed - equivalent,
+                            "score": score(killed, len(mutants), equivalent)})
+    print_table(summary)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapters to run, e.g. 01 09 (default: all)")
@@ -652,15 +747,22 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1, help="children grading at once (default 1)")
     parser.add_argument("--max-per-exercise", type=int, default=None,
                         help="grade a deterministic sample of at most N mutants per exercise")
+    parser.add_argument("--quick-timeout", action="store_true",
+                        help="limit each mutant to 20x the reference's grading time (at least 2 s) instead of "
+                             "the exercise's limit: faster, but a slow correct mutant counts as killed")
     parser.add_argument("--memory-gb", type=float, default=3.0, help="address space a child may add (default 3)")
     parser.add_argument("--json", help="write every mutant (id, exercise, status, description) to FILE")
     parser.add_argument("--stale", action="store_true", help="list equivalence records whose mutant is gone")
+    parser.add_argument("--rescore", nargs="+", metavar="FILE",
+                        help="print the table of earlier --json runs with today's equivalence records, grading nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per exercise")
     args = parser.parse_args(argv)
     chapters = [c.zfill(2) for c in args.chapters] or [m[2:] for m in chapter_modules()]
     if args.exercise:
         chapters = sorted({e.split(".")[0] for e in args.exercise if "." in e} or chapters)
 
+    if args.rescore:
+        return rescore(args.rescore)
     if args.stale:
         problems = stale_records(args.chapters and chapters)
         for chapter, exercise_id, mutant_id, problem in problems:
@@ -670,25 +772,31 @@ def main(argv=None):
 
     import torch  # one thread in the parent before any torch work, so forking is safe
     torch.set_num_threads(1)
+    remember_expected_outcomes()
     pool = Pool(args.jobs, int(args.memory_gb * (1 << 30)))
     summary, everything = [], []
     for chapter in chapters:
         start = time.perf_counter()
         print(f"chapter {chapter}", flush=True)
-        rows, records = run_chapter(chapter, pool, set(args.exercise), args.max_per_exercise, args.verbose)
+        rows, records = run_chapter(chapter, pool, set(args.exercise), args.max_per_exercise,
+                                    args.verbose, args.quick_timeout)
         if not rows:
             continue
-        total = {k: sum(r[k] for r in rows) for k in ("total", "mutants", "killed", "equivalent", "survived", "not_run")}
+        counted = [r for r in rows if not r["harness_error"]]
+        total = {k: sum(r[k] for r in counted) for k in
+                 ("total", "mutants", "killed", "timeouts", "equivalent", "survived", "not_run")}
+        total["skipped"] = [r["exercise"] for r in rows if r["harness_error"]]
         total["seconds"] = time.perf_counter() - start
         total["chapter"] = chapter
         total["score"] = score(total["killed"], total["mutants"], total["equivalent"])
         summary.append(total)
         everything += records
         sampled = f" (a sample of {total['mutants']} of {total['total']})" if total["mutants"] < total["total"] else ""
-        print(f"chapter {chapter}: {total['mutants']} mutants{sampled}, {total['killed']} killed, "
-              f"{total['equivalent']} equivalent, {total['survived']} survived "
-              f"({total['not_run']} on lines no case runs): score {total['score']:.1f}% "
-              f"({total['seconds']:.0f} s)", flush=True)
+        skipped = f"; skipped, the reference failing: {', '.join(total['skipped'])}" if total["skipped"] else ""
+        print(f"chapter {chapter}: {total['mutants']} mutants{sampled}, {total['killed']} killed "
+              f"({total['timeouts']} by timeout), {total['equivalent']} equivalent, {total['survived']} "
+              f"survived ({total['not_run']} on lines no case runs): score {total['score']:.1f}% "
+              f"({total['seconds']:.0f} s){skipped}", flush=True)
         if args.survivors:
             for r in records:
                 if r["outcome"] == "survived":
@@ -696,15 +804,7 @@ def main(argv=None):
                     print(f"  survived {r['id']}  {r['exercise']}  [{r['operator']}, in {r['where']}{tag}]  "
                           f"{r['description']}\n{context(r['_mutant'], r['_module'])}")
 
-    print(f"\n{'chapter':<8} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'score':>7} {'seconds':>8}")
-    for t in summary:
-        mark = "ok" if t["score"] >= TARGET else f"below {TARGET:g}%"
-        sampled = "*" if t["mutants"] < t["total"] else " "
-        print(f"{t['chapter']:<8} {t['mutants']:>7}{sampled} {t['killed']:>7} {t['equivalent']:>7} "
-              f"{t['survived']:>9} {t['score']:>6.1f}% {t['seconds']:>8.0f}  {mark}")
-    if any(t["mutants"] < t["total"] for t in summary):
-        print(f"* sampled: at most {args.max_per_exercise} mutants per exercise (--max-per-exercise)")
-    print(f"target: at least {TARGET:g}% of non-equivalent mutants killed in every chapter")
+    print_table(summary, args.max_per_exercise)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"chapters": summary,

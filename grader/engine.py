@@ -492,29 +492,45 @@ def evaluate(exercise: Exercise, outcomes: list[Outcome]) -> ExerciseResult:
     return result
 
 
-def _globals_used(target) -> set[str]:
-    """Global names the code of a function or class (its methods, nested functions) looks up."""
+def _code_of(target) -> list:
     if hasattr(target, "__code__"):
-        codes = [target.__code__]
-    elif isinstance(target, type):
-        codes = [v.__code__ for v in vars(target).values() if hasattr(v, "__code__")]
-    else:
-        codes = []
-    names = set()
-    while codes:
-        code = codes.pop()
-        names.update(i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
-        codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+        return [target.__code__]
+    if isinstance(target, type):
+        return [v.__code__ for v in vars(target).values() if hasattr(v, "__code__")]
+    return []
+
+
+def globals_used(target, namespace: dict) -> set[str]:
+    """Global names the code of a function or class looks up (its methods, nested functions),
+    and those of the namespace's own functions and classes it calls, transitively: a learner's
+    helper that calls `pairwise_sq_distances` counts as calling it."""
+    names, seen, todo = set(), set(), [target]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        codes = _code_of(obj)
+        while codes:
+            code = codes.pop()
+            for ins in dis.get_instructions(code):
+                if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval not in names:
+                    names.add(ins.argval)
+                    value = namespace.get(ins.argval)
+                    if getattr(value, "__globals__", None) is namespace or \
+                            isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+                        todo.append(value)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
     return names
 
 
-def _siblings_used(exercise: Exercise, fn, namespace) -> list[Exercise]:
-    """The chapter's other exercises that `fn` calls by name and that the namespace defines."""
+def siblings_used(exercise: Exercise, fn, namespace) -> list[Exercise]:
+    """The chapter's other exercises that `fn` calls by name (defined by the learner or not)."""
     if not isinstance(namespace, dict):
         return []
-    used = _globals_used(fn)
+    used = globals_used(fn, namespace)
     return [other for other in chapter_exercises(exercise.chapter)
-            if other.id != exercise.id and other.name in used and other.name in namespace]
+            if other.id != exercise.id and other.name in used]
 
 
 @contextlib.contextmanager
@@ -537,7 +553,7 @@ def others_as_references(exercise: Exercise, namespace, only: list[Exercise] | N
             saved[other.name] = namespace.get(other.name, missing)
             namespace[other.name] = reference
     try:
-        yield
+        yield sorted(saved)        # the names bound to the course's versions
     finally:
         for name, value in saved.items():
             if value is missing:
@@ -572,13 +588,14 @@ def grade_function(exercise: Exercise, fn) -> ExerciseResult:
     versions of those: a wrong `merge_heads` must not cost `MultiHeadAttention` its points, but
     the report then says, in its note, that the pass needed the course's pieces."""
     own = _graded(exercise, fn, swap=[])
-    siblings = [] if own.passed else _siblings_used(exercise, fn, learner_namespace(fn))
+    siblings = [] if own.passed else siblings_used(exercise, fn, learner_namespace(fn))
     if not siblings:
         return own
     helped = _graded(exercise, fn, swap=siblings)
     if helped.passed:
         namespace = learner_namespace(fn)
-        wrong = [s for s in siblings if not _graded(s, namespace[s.name], swap=[]).passed] or siblings
+        wrong = [s for s in siblings if s.name not in namespace
+                 or not _graded(s, namespace[s.name], swap=[]).passed] or siblings
         names = ", ".join(f"`{s.name}`" for s in wrong)
         it = "it" if len(wrong) == 1 else "them"
         helped.note = (f"right with the course's {names} in place of yours, which "

@@ -72,8 +72,9 @@ class NotebookReport:
         exercises = []
         for r in self.results:
             item = r.to_json()
-            if r.id in self.notes:
-                item["note"] = self.notes[r.id]
+            note = "; ".join(filter(None, [self.notes.get(r.id), r.note]))
+            if note:
+                item["note"] = note
             exercises.append(item)
         return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score,
                 "sandbox": self.sandbox, "hidden_cases": self.hidden, "exercises": exercises}
@@ -236,18 +237,33 @@ def _hidden_program(ex: Exercise) -> list[dict]:
         case = ex.cases[i]
         with _FORKS.judging():
             args = make_inputs(ex, i)
-        program.append({"name": case.name, "run": _function_name(case.run),
-                        "args": base64.b64encode(pickle.dumps(args)).decode("ascii")})
+        item = {"name": case.name, "args": base64.b64encode(pickle.dumps(args)).decode("ascii")}
+        # A hidden case that reuses a public case's run (often a closure) is sent that case's
+        # number: the child has the same exercise, and so the same run.
+        same = [j for j in range(n_public) if case.run is not None and ex.cases[j].run is case.run]
+        if same:
+            item["run_of_case"] = same[0]
+        else:
+            item["run"] = _function_name(case.run, ex.chapter)
+        program.append(item)
     return program
 
 
-def _function_name(fn) -> str | None:
+def _function_name(fn, chapter: str) -> str | None:
+    """`module:name` under which the child finds a hidden case's run: a function of
+    grader.exercises, or a run that a helper made (`module_case(...)`, a closure) bound to a
+    top-level name of the chapter's module, the name its public cases use too."""
     if fn is None:
         return None
-    module = getattr(fn, "__module__", "")
-    if not module.startswith("grader.exercises.") or "<" in fn.__qualname__:
-        raise ValueError(f"a hidden case's run must be a public function of grader.exercises, not {fn!r}")
-    return f"{module}:{fn.__qualname__}"
+    module = getattr(fn, "__module__", "") or ""
+    if module.startswith("grader.exercises.") and "<" not in fn.__qualname__:
+        return f"{module}:{fn.__qualname__}"
+    chapter_module = sys.modules.get(f"grader.exercises.ch{chapter}")
+    for name, value in (vars(chapter_module).items() if chapter_module else ()):
+        if value is fn:
+            return f"grader.exercises.ch{chapter}:{name}"
+    raise ValueError(f"a hidden case's run must be a function of grader.exercises, or bound to a name "
+                     f"in grader/exercises/ch{chapter}.py, not {fn!r}")
 
 
 def _set_limits(limits: Limits, cpu_seconds: float):
@@ -298,7 +314,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, chi
 
 
 def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, ExerciseResult]:
-    results, outcomes = {}, {}
+    results, outcomes, swapped = {}, {}, {}
     current = None
     deadline = time.monotonic() + STARTUP_SECONDS
     buffer = b""
@@ -327,12 +343,16 @@ def _collect(proc, read_fd, by_id, pending, limits, child) -> dict[str, Exercise
                 kind, ex_id = event["event"], event.get("id")
                 if kind == "start":
                     current, outcomes[ex_id] = ex_id, []
+                    swapped[ex_id] = [str(name) for name in event.get("swapped", [])]
                     deadline = time.monotonic() + by_id[ex_id].time_limit * limits.time_scale
                 elif kind == "outcome":
                     outcomes[ex_id].append(_decode_outcome(event["outcome"]))
                 elif kind == "end":
                     with _FORKS.judging():
                         results[ex_id] = evaluate(by_id[ex_id], outcomes[ex_id])
+                    if swapped.get(ex_id):
+                        results[ex_id].note = ("graded with the course's " + ", ".join(f"`{n}`" for n in swapped[ex_id])
+                                               + " in place of yours, so that a mistake there does not cost this exercise")
                     current = None
                     deadline = time.monotonic() + STARTUP_SECONDS
                 elif kind in ("error", "missing"):
@@ -428,7 +448,7 @@ class _QuietIPython:
 
 
 def _child_main(result_fd: int):
-    from .engine import find_exercise, others_as_references, run_case
+    from .engine import siblings_used, find_exercise, others_as_references, run_case
     channel = os.fdopen(result_fd, "w", buffering=1)
     # Learner code writes to fd 1/2 (redirected to a file); only this channel carries results.
 
@@ -471,8 +491,8 @@ def _child_main(result_fd: int):
         hidden = program.get("hidden", {}).get(ex_id, [])
         n_public = len(exercise.cases)
         exercise = _with_given_cases(exercise, hidden)
-        send(event="start", id=ex_id)
-        with others_as_references(exercise, namespace):
+        with others_as_references(exercise, namespace, siblings_used(exercise, target, namespace)) as swapped:
+            send(event="start", id=ex_id, swapped=swapped)
             for i in range(len(exercise.cases)):
                 if guard:
                     guard.misses.clear()
@@ -499,7 +519,9 @@ def _with_given_cases(exercise, hidden: list[dict]):
     cases = list(exercise.cases)
     for item in hidden:
         run = None
-        if item["run"]:
+        if item.get("run_of_case") is not None:
+            run = exercise.cases[int(item["run_of_case"])].run
+        elif item.get("run"):
             module, qualname = item["run"].split(":")
             run = importlib.import_module(module)
             for part in qualname.split("."):

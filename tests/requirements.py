@@ -107,7 +107,7 @@ def problems(exercise) -> list[str]:
     found += [f"case {c!r} is named by no requirement" for c in sorted(cases - cited)]
     said = [normalize(r.says) for r in reqs]
     for param in signature_parameters(stub, exercise.name):
-        if not any(re.search(rf"\b{re.escape(param.lower())}\b", s) for s in said):
+        if not any(re.search(rf"\b{re.escape(normalize(param))}\b", s) for s in said):
             found.append(f"parameter {param!r} is named by no requirement")
     for kind, pattern in KINDS.items():
         if re.search(pattern, text) and not any(re.search(pattern, s) for s in said):

@@ -44,35 +44,18 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    sync_playwright = None
+from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, ROOT, needs_browser, quiet_settings,
+                           sync_playwright)
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "01_mnist_as_numbers.ipynb"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOT = Path(os.environ.get("BROWSER_SCREENSHOT", ROOT / "tests" / "artifacts" / "jupyterlab.png"))
-# Without the background-networking flags Chromium keeps trying to reach Google's services,
-# and on a closed network (CI) those connections are refused and slow everything down.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
+SCREENSHOT = Path(os.environ.get("BROWSER_SCREENSHOT", ARTIFACTS / "jupyterlab.png"))
 WIDGET_CELL = 'import ipywidgets as widgets\nwidgets.IntSlider(description="digit", max=9)'
 # Generous: the machines that run this have 2 shared cores. Milliseconds, as Playwright wants.
 SERVER_START_S = 180
 PAGE_LOAD_MS = 180_000
 RUN_ALL_MS = 600_000
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(sync_playwright is None,
-                       reason="Playwright for Python is not installed (pip install playwright, or "
-                              "the project's `test` extra)"),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or set "
-                              "CHROMIUM=/path/to/chromium)"),
-]
+pytestmark = [pytest.mark.slow, *needs_browser]
 
 
 def free_port():
@@ -88,20 +71,6 @@ def prepare_root(folder):
                         "outputs": [], "source": WIDGET_CELL})
     folder.mkdir()
     (folder / NOTEBOOK).write_text(json.dumps(nb, indent=1))
-
-
-def quiet_settings(folder):
-    """User settings for a predictable page: every cell in the DOM (no virtual scrolling, so
-    the last cells can be found), and no news or update checks (no internet, no pop-up)."""
-    settings = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False},
-    }
-    for name, values in settings.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
 
 
 @pytest.fixture

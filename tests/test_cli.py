@@ -93,3 +93,15 @@ def test_other_nbformat_versions_exit_2(tmp_path, version):
     code, out, _ = grader_check(path)
     assert code == 2
     assert f"nbformat {version}" in json.loads(out)["error"]
+
+
+def test_a_check_graded_with_the_courses_version_of_another_exercise_says_so(tmp_path):
+    """Out of process too (issue 15, point 5): a wrong `pairwise_sq_distances` does not cost
+    `nearest_centroid_predict`, and its report says in one line whose version was used."""
+    def break_distances(nb):
+        cell_by_id(nb, "pairwise_sq_distances")["source"] = "def pairwise_sq_distances(A, B):\n    return A @ B.T\n"
+    code, out, _ = grader_check(edit(SOLUTION, tmp_path, break_distances))
+    found, report = statuses(out)
+    assert found["01.pairwise_sq_distances"] == "failed" and found["01.nearest_centroid_predict"] == "passed"
+    item = next(e for e in report["exercises"] if e["id"] == "01.nearest_centroid_predict")
+    assert "the course's `pairwise_sq_distances` in place of yours" in item["note"]

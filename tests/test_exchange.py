@@ -11,7 +11,9 @@ course's messages, and nothing of the other student's.
 
 A real JupyterHub on 127.0.0.1 (dummy authenticator, local spawner, the npm package
 configurable-http-proxy) then spawns a student's server: it must run as that Unix user and its
-nbgrader extension must list the chapter released through the exchange.
+nbgrader extension must list the chapter released through the exchange. Then, in a headless
+Chromium through that hub (tests/browser.py), a third student fetches, checks and submits from
+nbgrader's Assignments tab, and the instructor collects the submission in the formgrader.
 
 It needs root (to create the accounts) and is marked slow. The users run a venv holding hard links to this environment's interpreter and packages: the
 interpreter may live under /root (pyenv), which other users cannot enter.
@@ -20,19 +22,27 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
+
+from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, expect, quiet_settings, sync_playwright,
+                           with_browser)
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "01_mnist_as_numbers"
 NB = f"{ASSIGNMENT}.ipynb"
 COURSE = "mnist-to-gpt"
 TEACHER, STUDENTS = "mtg-teacher", ("mtg-ada", "mtg-bob")
+LEARNER = "mtg-cy"   # a third student who only ever uses the browser (test_the_assignment_in_the_browser)
+USERS = (TEACHER, *STUDENTS, LEARNER)
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
 
@@ -40,7 +50,10 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"), reason="needs root and useradd "
                        "to create the instructor's and the students' Unix accounts"),
-    pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason=f"needs {SYSTEM_PYTHON} for the users' venv"),
+    # Debian's interpreter serves the users as it is; any other (pyenv, a python image's
+    # /usr/local) is hard-linked into the shared folder by the `course` fixture
+    pytest.mark.skipif(Path(sys.base_prefix).resolve() == Path("/usr") and not SYSTEM_PYTHON.exists(),
+                       reason=f"needs {SYSTEM_PYTHON} for the users' venv"),
 ]
 
 
@@ -67,7 +80,7 @@ def course():
     SHARED = shared
     os.chmod(shared, 0o755)
     try:
-        for user in (TEACHER, *STUDENTS):
+        for user in USERS:
             if subprocess.run(["id", user], capture_output=True).returncode != 0:
                 subprocess.run(["useradd", "-m", "-s", "/bin/bash", user], check=True)
         # the users' Python: Debian's, with this environment's packages as hard links (no copy)
@@ -110,9 +123,13 @@ def course():
             (shared / f"{user}.ipynb").write_text(json.dumps(nb))
         os.chmod(shared / "mtg-ada.ipynb", 0o644)
         os.chmod(shared / "mtg-bob.ipynb", 0o644)
-        for user in (TEACHER, *STUDENTS):
+        # the instructor's also names their course directory: the formgrader, in their server
+        # started in their home, finds the gradebook and submitted/ there
+        teacher_config = user_config + f"c.CourseDirectory.root = '/home/{TEACHER}/course'\n"
+        for user in USERS:
+            own = teacher_config if user == TEACHER else user_config
             as_user(user, f"rm -rf ~/.jupyter ~/course ~/{ASSIGNMENT}\nmkdir -p ~/.jupyter\n"
-                          f"cat > ~/.jupyter/nbgrader_config.py <<'EOF'\n{user_config}EOF")
+                          f"cat > ~/.jupyter/nbgrader_config.py <<'EOF'\n{own}EOF")
         # the instructor's course directory: the course's nbgrader_config.py plus the course id
         teacher_env = {"GRADER_HIDDEN_SECRET": "the exchange test's secret", "GRADER_SANDBOX": "auto"}
         config = (ROOT / "nbgrader_config.py").read_text() + "\n" + user_config.replace("c = get_config()\n", "")
@@ -138,7 +155,7 @@ def course():
         grades = as_user(TEACHER, "cat course/grades.csv").stdout
         yield shared, feedback, grades
     finally:
-        for user in (TEACHER, *STUDENTS):
+        for user in USERS:
             subprocess.run(["userdel", "-r", user], capture_output=True)
         shutil.rmtree(shared, ignore_errors=True)
 
@@ -199,7 +216,7 @@ c = get_config()
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allowed_users = {{"{TEACHER}", "{STUDENTS[0]}", "{STUDENTS[1]}"}}
+c.Authenticator.allowed_users = {{{", ".join(repr(u) for u in USERS)}}}
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = ["{singleuser}"]
 c.Spawner.default_url = "/lab"
@@ -267,3 +284,210 @@ def test_the_hub_spawns_each_users_server_as_that_user_with_the_course_exchange(
     names = [a["assignment_id"] for a in listing["value"]]
     assert ASSIGNMENT in names, listing
     api("DELETE", f"/users/{user}/server")
+
+
+# ---------------------------------------------------------------- the same, in a browser
+
+# Generous: the machines that run this have 2 shared cores. Milliseconds, as Playwright wants.
+SPAWN_MS = 240_000      # login to a loaded JupyterLab: the hub spawns the server first
+KERNEL_MS = 180_000     # a notebook's kernel started and idle
+ACTION_MS = 120_000     # fetch, check, save, submit, collect: each a few seconds on a quiet machine
+# A right answer to chapter 01's first exercise, written as a learner might (not the reference's text)
+TO_VECTORS = ("def to_vectors(images):\n"
+              "    flat = images.reshape(images.shape[0], 28 * 28)\n"
+              "    return flat.astype(np.float64) / 255\n")
+
+
+def log_in(browser, base, user, shots):
+    """A fresh browser context (its own cookies) logged in through the hub's login page,
+    on the user's JupyterLab, once the hub has spawned their server and Lab has loaded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(ACTION_MS)
+    page = context.new_page()
+    shots.append((page, user))
+    page.goto(f"{base}/hub/login", timeout=SPAWN_MS)
+    page.fill("#username_input", user)
+    page.fill("#password_input", "the dummy authenticator takes any password")
+    page.click("#login_submit")
+    # /hub/spawn-pending/USER redirects by itself once the server is up
+    page.wait_for_url(f"**/user/{user}/lab**", timeout=SPAWN_MS)
+    expect(page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible(timeout=SPAWN_MS)
+    return page
+
+
+def open_from_nbgrader_menu(page, command, label):
+    """Nbgrader > `label` in Lab's menu bar; the tab it opens is the current one."""
+    page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator(f'li.lm-Menu-item[data-command="{command}"]').click()
+    current = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+    expect(current).to_have_text(label, timeout=ACTION_MS)
+
+
+def run_cell(page, cell):
+    """Shift+Enter in the cell's editor, then wait for its prompt to read "[n]:" (it reads
+    "[*]:" while queued or running)."""
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=KERNEL_MS)
+
+
+def stop_servers(api, users, timeout_s=120):
+    """Stop the users' servers through the hub and wait until they have stopped (kernels
+    included), so that the fixtures' teardown finds no process left to the accounts."""
+    for user in users:
+        try:
+            api("DELETE", f"/users/{user}/server")
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(api("GET", f"/users/{user}")["servers"] for user in users):
+            return
+        time.sleep(1)
+
+
+@with_browser
+def test_the_assignment_in_the_browser_through_the_hub(hub):
+    """A student and the instructor, in a real (headless) Chromium, through the hub.
+
+    Why this exists: test_the_hub_spawns... asks the student's server's nbgrader API directly;
+    what a class sees is the hub's login page, Lab, nbgrader's Assignments tab and formgrader,
+    and each of those can break on its own (the lab extension not loaded in the singleuser
+    server, the exchange not writable from it, the formgrader not finding the course directory,
+    a notebook that fetches but whose `check` cannot import the course). mtg-cy, a student
+    who has done nothing before, logs in, opens Nbgrader > Assignments, fetches chapter 01,
+    opens the fetched notebook from the list, answers the first exercise, runs its `check`
+    cell and reads "passed", saves, and submits from the Assignments tab, where the
+    submission is then listed. The instructor logs in, opens Nbgrader > Formgrader, and opens
+    the page that tab frames in a browser tab of its own (JupyterHub >= 4.1 forbids framing a
+    user's server, so the Lab tab stays blank: see docs/jupyterhub.md), where "Manage
+    Assignments" shows; collects, sees the number of submissions go from 2 (the two students of
+    the `course` fixture) to 3, and finds mtg-cy in the assignment's submissions, with the
+    notebook they saved collected. Screenshots of every page go to tests/artifacts/hub-*.png and
+    the hub's log (with the servers') to tests/artifacts/hub.log (git-ignored), pass or fail.
+
+    DOM this relies on (JupyterHub 6, JupyterLab 4, the nbgrader 0.9.6 lab extension; update
+    here if an upgrade breaks the test):
+      #username_input #password_input #login_submit     the hub's login form
+      #jp-menu-panel .lm-MenuBar-itemLabel "Nbgrader"   nbgrader's menu in Lab's menu bar
+      li.lm-Menu-item[data-command="nbgrader:open-assignment-list"]   its "Assignments" item
+      li.lm-Menu-item[data-command="nbgrader:open-formgrader"]        its "Formgrader" item
+      #course_list_default                              the course chosen in the Assignments tab
+      #released_assignments_list > .list_item           a released row; .item_status button "Fetch"
+      #fetched_assignments_list > .list_item            a fetched row; a.assignment-notebooks-link
+                                                        unfolds #nbgrader-COURSE-ASSIGNMENT (its
+                                                        notebooks: .item_name a opens one), and
+                                                        .item_status button "Submit"
+      #submitted_assignments_list > .list_item          a submitted row, and in it
+      #nbgrader-COURSE-ASSIGNMENT-submissions > .list_item   a header row, then one per submission
+      .jp-CodeCell .jp-InputArea-editor / .jp-InputPrompt / .jp-OutputArea-output   a cell
+      .lm-TabBar-tab.jp-mod-dirty                       a document with unsaved changes
+      #formgrader-iframe iframe                         the Formgrader tab's frame (its src)
+      formgrader's manage_assignments: tr > td.name / td.collect a / td.num-submissions (a),
+      #success-modal (its OK button); manage_submissions: tr > td.student-id / td.status
+    """
+    base, api, hub_dir = hub
+    exchange = hub_dir.parent / "exchange"
+    for user in (LEARNER, TEACHER):   # no news pop-up over the page, every cell in the DOM
+        quiet_settings(Path(f"/home/{user}/.jupyter/lab/user-settings"))
+        subprocess.run(["chown", "-R", f"{user}:", f"/home/{user}/.jupyter"], check=True)
+    fetched = Path(f"/home/{LEARNER}/{ASSIGNMENT}/{NB}")
+    item = f"nbgrader-{COURSE}-{ASSIGNMENT}"   # the Assignments tab's id for the assignment
+    shots, problems = [], []
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            # ---- the student
+            page = log_in(browser, base, LEARNER, shots)
+            page.on("pageerror", lambda exc: problems.append(f"{LEARNER} page error: {exc}"))
+            open_from_nbgrader_menu(page, "nbgrader:open-assignment-list", "Assignments")
+            expect(page.locator("#course_list_default")).to_have_text(COURSE, timeout=ACTION_MS)
+            released = page.locator("#released_assignments_list > .list_item", has_text=ASSIGNMENT)
+            released.locator(".item_status button", has_text="Fetch").click()
+            row = page.locator("#fetched_assignments_list > .list_item", has_text=ASSIGNMENT)
+            expect(row).to_have_count(1, timeout=ACTION_MS)
+            assert fetched.exists(), f"the Assignments tab says fetched, but there is no {fetched}"
+            row.locator("a.assignment-notebooks-link").click()
+            expect(page.locator(f"#{item}.collapse.in")).to_be_visible(timeout=ACTION_MS)
+            page.locator(f"#{item} .item_name a", has_text=ASSIGNMENT).click()
+
+            notebook = page.locator(".jp-NotebookPanel:visible")
+            expect(notebook.locator(".jp-Cell").first).to_be_visible(timeout=KERNEL_MS)
+            # a cell run before the kernel is up could be lost: wait for "Python 3 (ipykernel) | Idle"
+            page.wait_for_function(
+                "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText ?? '')",
+                timeout=KERNEL_MS)
+            cells = notebook.locator(".jp-CodeCell")
+            imports = cells.filter(has=page.locator(".jp-InputArea-editor", has_text="from grader import check"))
+            answer = cells.filter(has=page.locator(".jp-InputArea-editor", has_text="def to_vectors"))
+            checked = cells.filter(has=page.locator(".jp-InputArea-editor", has_text="check(to_vectors)"))
+            for cell in (imports, answer, checked):
+                expect(cell).to_have_count(1, timeout=ACTION_MS)
+            run_cell(page, imports)
+            answer.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Control+a")         # the whole cell: the stub goes
+            page.keyboard.insert_text(TO_VECTORS)    # as pasted text: no auto-indent, no auto-close
+            run_cell(page, answer)
+            run_cell(page, checked)
+            output = checked.locator(".jp-OutputArea-output")
+            expect(output).to_contain_text("01.to_vectors: all tests passed", timeout=KERNEL_MS)
+            assert "Traceback" not in output.inner_text()
+            page.keyboard.press("Control+s")
+            unsaved = page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty")
+            expect(unsaved).to_have_count(0, timeout=ACTION_MS)
+            saved = json.loads(fetched.read_text())
+            assert any("images.shape[0], 28 * 28" in "".join(c["source"]) for c in saved["cells"]), \
+                f"the answer typed in the browser is not in the saved {fetched}"
+
+            page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Assignments").click()
+            row.locator(".item_status button", has_text="Submit").click()
+            submitted = page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
+            expect(submitted).to_have_count(1, timeout=ACTION_MS)
+            submissions = submitted.locator(f"#{item}-submissions > .list_item")
+            expect(submissions).to_have_count(2, timeout=ACTION_MS)   # a header row, then this one
+            inbound = list((exchange / COURSE / "inbound").glob(f"{LEARNER}+{ASSIGNMENT}+*"))
+            assert len(inbound) == 1, f"the exchange's inbound holds {inbound} for {LEARNER}"
+
+            # ---- the instructor
+            page = log_in(browser, base, TEACHER, shots)
+            page.on("pageerror", lambda exc: problems.append(f"{TEACHER} page error: {exc}"))
+            open_from_nbgrader_menu(page, "nbgrader:open-formgrader", "Formgrader")
+            # The tab frames the formgrader, and JupyterHub >= 4.1 forbids framing a user's server
+            # (Content-Security-Policy: frame-ancestors 'none'): the tab stays blank. nbgrader's
+            # documented way round, kept here: the frame's page in a browser tab of its own.
+            src = page.locator("#formgrader-iframe iframe").get_attribute("src", timeout=ACTION_MS)
+            assert src.endswith(f"/user/{TEACHER}/formgrader"), src
+            grader = page.context.new_page()
+            shots.append((grader, f"{TEACHER}-formgrader"))
+            grader.on("pageerror", lambda exc: problems.append(f"formgrader page error: {exc}"))
+            grader.goto(urljoin(page.url, src), timeout=ACTION_MS)
+            grader.wait_for_url("**/formgrader/manage_assignments", timeout=ACTION_MS)
+            assignment = grader.locator("tr", has=grader.locator("td.name", has_text=ASSIGNMENT))
+            count = assignment.locator("td.num-submissions")
+            expect(count).to_have_text("2", timeout=ACTION_MS)   # ada's and bob's, from the course fixture
+            assignment.locator("td.collect a").click()
+            modal = grader.locator("#success-modal")
+            expect(modal).to_contain_text(f"Successfully collected submissions of '{ASSIGNMENT}'",
+                                          timeout=ACTION_MS)
+            modal.locator(".modal-footer button", has_text="OK").click()
+            expect(modal).to_have_count(0, timeout=ACTION_MS)
+            expect(count).to_have_text("3", timeout=ACTION_MS)
+            count.locator("a").click()   # the assignment's submissions
+            student = grader.locator("tr", has=grader.locator("td.student-id", has_text=LEARNER))
+            expect(student).to_have_count(1, timeout=ACTION_MS)
+            expect(student.locator("td.status")).to_contain_text("needs autograding", timeout=ACTION_MS)
+            collected = Path(f"/home/{TEACHER}/course/submitted/{LEARNER}/{ASSIGNMENT}/{NB}")
+            assert "images.shape[0], 28 * 28" in collected.read_text(), \
+                f"the collected {collected} is not the notebook the student saved"
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for shot, user in shots:
+                try:
+                    shot.screenshot(path=str(ARTIFACTS / f"hub-{user}.png"), full_page=True)
+                except Exception as exc:   # a crashed page must not hide the test's own failure
+                    problems.append(f"no screenshot of {user}: {exc}")
+            browser.close()
+            shutil.copy(hub_dir / "hub.log", ARTIFACTS / "hub.log")   # the hub's and the servers' logs
+            print(f"the browser test took {time.monotonic() - started:.0f} s; browser errors: {problems[-20:]}")
+            stop_servers(api, (LEARNER, TEACHER))

@@ -11,8 +11,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-
 from grader.engine import find_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +146,35 @@ def test_equivalence_record_of_a_vanished_mutant_is_stale(tmp_path, monkeypatch)
         {"01.to_vectors": {"0000000000": {"change": "line 1: `a` -> `b`", "why": "gone"}}}))
     monkeypatch.setattr(mutation, "MUTANTS_DIR", tmp_path)
     assert [p[2] for p in mutation.stale_records()] == ["0000000000"]
+
+
+def test_remembered_reference_outcomes_give_the_same_verdicts(monkeypatch):
+    """The driver computes each case's expected outcome once, before the forks; with that cache
+    the unchanged reference still passes and the wrong sign still fails (and the cache is used)."""
+    from grader import engine
+    monkeypatch.setattr(engine, "expected_outcome", engine.expected_outcome)
+    monkeypatch.setattr(mutation, "_EXPECTED", {})
+    mutation.remember_expected_outcomes()
+    ex = find_exercise("01.pairwise_sq_distances")
+    assert engine.grade_function(ex, ex.reference()).passed       # fills the cache
+    assert len(mutation._EXPECTED) == len(ex.cases)
+    minus = next(m for m in mutation.exercise_mutants(ex)[0]
+                 if m.operator == "arithmetic" and m.mutated.endswith("- (B ** 2).sum(axis=1)[None, :]"))
+    assert grade(ex, mutation.identity_source(ex)) == "passed"
+    assert grade(ex, minus.source) == "failed"
+
+
+def test_rescore_applies_todays_records_to_an_earlier_run(tmp_path, monkeypatch, capsys):
+    """--rescore recounts an earlier --json run: a survivor recorded since then counts as
+    equivalent, and the score is killed / (mutants - equivalent)."""
+    (tmp_path / "ch01.json").write_text(json.dumps(
+        {"01.one_hot": {"bbbbbbbbbb": {"change": "line 1: `a` -> `b`", "why": "same"}}}))
+    monkeypatch.setattr(mutation, "MUTANTS_DIR", tmp_path)
+    run = {"chapters": [{"chapter": "01", "total": 4, "mutants": 4, "seconds": 1.0}],
+           "mutants": [{"id": i, "exercise": "01.one_hot", "status": s} for i, s in
+                       (("aaaaaaaaaa", "failed"), ("bbbbbbbbbb", "passed"), ("cccccccccc", "passed"),
+                        ("dddddddddd", "timeout"))]}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert mutation.main(["--rescore", str(tmp_path / "run.json")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("01"))
+    assert row.split()[:6] == ["01", "4", "2", "1", "1", "66.7%"], row

@@ -7,7 +7,7 @@ cases a learner's code meets on real data: a batch of one, uint8 pixels and labe
 import numpy as np
 
 from ..compare import Fail, close, compare_values
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 
 
 def images(rng, n):
@@ -54,6 +54,16 @@ to_vectors = Exercise(
                 "images.reshape(len(images), 784).",
                 lambda im: im.flatten().astype(np.float64) / 255.0),
     ],
+    requirements=[
+        Requirement("Write `to_vectors(images)`: `(N, 28, 28)` `uint8` → `(N, 784)` `float64`",
+                    "three random images", "a batch of one"),
+        Requirement("with values in [0, 1]", "black and white pixels (0 and 255)", "three random images"),
+        Requirement("We unroll each 28×28 image row by row into 784 numbers", "three random images"),
+        Requirement("`reshape` reads in C order (row by row) by default — keep it", "three random images"),
+        Requirement("divide with `/`, not `//`", "three random images"),
+        Requirement("the result must be `float64`", "three random images"),
+        Requirement("(N, 28, 28) uint8 images", "pure"),
+    ],
 )
 
 # ---------------------------------------------------------------- one_hot
@@ -65,6 +75,9 @@ one_hot = Exercise(
         Case("a batch of one", lambda rng: (labels(rng, 1),)),
         Case("num_classes=5", lambda rng: (labels(rng, 6, k=5), 5)),
         Case("every class once", lambda rng: (rng.permutation(10),)),
+        Case("labels 0..2 only: still num_classes=10 columns",
+             lambda rng: (rng.integers(0, 3, 8).astype(np.uint8),),
+             why="the width is num_classes, not the largest label seen plus one"),
     ],
     compare=close(rtol=0, atol=0),  # zeros and ones are exact
     mistakes=[
@@ -78,6 +91,17 @@ one_hot = Exercise(
         Mistake("ignored num_classes",
                 "the number of columns is `num_classes`, not always 10.",
                 lambda y, k=10: np.eye(10)[y]),
+        Mistake("width from the largest label",
+                "labels.max() + 1 is the number of classes only when the largest class is present; "
+                "the width is `num_classes` (10 by default) whatever labels you were given.",
+                lambda y, k=10: np.eye(int(np.max(y)) + 1)[y]),
+    ],
+    requirements=[
+        Requirement("Write `one_hot(labels, num_classes=10)`: `(N,)` integers → `(N, num_classes)` `float64`, "
+                    "one row per label", "seven labels", "a batch of one", "num_classes=5",
+                    "labels 0..2 only: still num_classes=10 columns"),
+        Requirement("a 1 in position 3 and 0 elsewhere", "every class once", "seven labels"),
+        Requirement("(N,) integer labels", "pure"),
     ],
 )
 
@@ -109,6 +133,17 @@ class_means = Exercise(
         Mistake("averaged the whole dataset",
                 "each row must average only the examples of its own class (X[y == c]).",
                 lambda X, y, k=10: np.tile(X.mean(axis=0), (k, 1))),
+    ],
+    requirements=[
+        Requirement("The mean of all training vectors of class k is the centroid of that class",
+                    "three examples per class, shuffled", "one example per class",
+                    "four classes of 5 features, uneven sizes"),
+        Requirement("Stacked for k = 0, \\dots, 9 they form a `(10, 784)` matrix", "three examples per class, shuffled"),
+        Requirement("Write `class_means(X, y, num_classes=10)`", "four classes of 5 features, uneven sizes"),
+        Requirement("The examples are shuffled: select each class with a boolean mask `X[y == k]`",
+                    "three examples per class, shuffled", "four classes of 5 features, uneven sizes"),
+        Requirement("(N, D) vectors and (N,) labels -> (num_classes, D) mean vector of each class",
+                    "four classes of 5 features, uneven sizes", "pure"),
     ],
 )
 
@@ -206,6 +241,19 @@ pairwise_sq_distances = Exercise(
         NEGATIVE_DISTANCES,
         A_PYTHON_LOOP_OVER_ROWS,
     ],
+    requirements=[
+        Requirement("with A `(n, d)` and B `(m, d)`", "4 points against 5, in 3-D",
+                    "a batch of one image against ten centroids"),
+        Requirement("(n, d) and (m, d) -> (n, m) squared Euclidean distances", "4 points against 5, in 3-D",
+                    "a batch of one image against ten centroids"),
+        Requirement("Broadcasting adds `(n, 1)`, `(n, m)` and `(1, m)` into `(n, m)`", "4 points against 5, in 3-D"),
+        Requirement("| term | NumPy | shape |", not_checked="the header of a table of hints; the shape it "
+                    "leads to, (n, m), is the requirement above"),
+        Requirement("a distance is never negative", "large values, points against themselves (never negative)"),
+        Requirement("clip it with `np.maximum(D, 0)`", "large values, points against themselves (never negative)"),
+        Requirement("with no Python loop over rows", "200 images against 10 centroids, without a loop over rows"),
+        Requirement("(n, d) and (m, d)", "pure"),
+    ],
 )
 
 # ---------------------------------------------------------------- nearest_centroid_predict
@@ -230,6 +278,15 @@ nearest_centroid_predict = Exercise(
         Mistake("argmin over the wrong axis",
                 "distances are (N, classes); take the argmin along axis=1 to get one class per image.",
                 lambda X, C: _sq(X, C).argmin(axis=0)),
+    ],
+    requirements=[
+        Requirement("Predict, for each image, the class whose centroid is nearest", "six images, ten centroids",
+                    "twelve points, three centroids in 2-D"),
+        Requirement("Write `nearest_centroid_predict(X, centroids)`: `(N, d)`, `(K, d)` → `(N,)` integer classes",
+                    "six images, ten centroids", "a batch of one", "twelve points, three centroids in 2-D"),
+        Requirement("Use your `pairwise_sq_distances`", not_checked="advice; any correct way to the nearest "
+                    "centroid is right, and the cases check the classes it gives"),
+        Requirement("(N, d) vectors, (K, d) centroids", "pure"),
     ],
 )
 

@@ -10,7 +10,7 @@ import copy
 import numpy as np
 
 from ..compare import Fail, close, compare_values
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from .common import quiet, random_params
 
 
@@ -30,6 +30,7 @@ sigmoid = Exercise(
         Case("a batch of one", lambda rng: (rng.standard_normal((1, 10)),)),
         Case("z = -1000 ... 1000 (must be finite)", lambda rng: (EXTREMES.copy(),),
              why="exp(-z) overflows for z < -709; the answer 0 must still come out"),
+        Case("a (2, 3, 4) array: any shape", lambda rng: (rng.standard_normal((2, 3, 4)) * 4,)),
     ],
     # Outputs are probabilities in [0, 1]: 1e-12 absolute is far below anything that
     # matters, and it accepts every correct formula (1/(1+e^-z), tanh form, ...).
@@ -48,6 +49,15 @@ sigmoid = Exercise(
                 "sigma(50) is 1 - 2e-22, not sigma(10) = 0.99995. Clip at +-500 if you must.",
                 lambda z: 1.0 / (1.0 + np.exp(-np.clip(z, -10, 10)))),
     ],
+    requirements=[
+        Requirement("a = \\sigma(z) = \\frac{1}{1 + e^{-z}}", "a (3, 4) array", "a batch of one"),
+        Requirement("Write `sigmoid(z)` for a NumPy array `z` of any shape, element by element",
+                    "a (3, 4) array", "a batch of one", "a (2, 3, 4) array: any shape"),
+        Requirement("It must give the right answer at z = \\pm 1000", "z = -1000 ... 1000 (must be finite)"),
+        Requirement("The form e^z / (1 + e^z) does fail there: \\infty / \\infty is `nan`",
+                    "z = -1000 ... 1000 (must be finite)"),
+        Requirement("finite for any float z", "z = -1000 ... 1000 (must be finite)", "pure"),
+    ],
 )
 
 # ---------------------------------------------------------------- sigmoid_prime
@@ -58,6 +68,7 @@ sigmoid_prime = Exercise(
         Case("a (3, 4) array", lambda rng: (rng.standard_normal((3, 4)) * 3,)),
         Case("a batch of one", lambda rng: (rng.standard_normal((1, 10)),)),
         Case("z = -1000 ... 1000 (must be finite)", lambda rng: (EXTREMES.copy(),)),
+        Case("a (2, 3, 4) array: element-wise, any shape", lambda rng: (rng.standard_normal((2, 3, 4)) * 3,)),
     ],
     compare=close(rtol=1e-9, atol=1e-12),  # values in [0, 1/4]; as for sigmoid
     mistakes=[
@@ -73,6 +84,14 @@ sigmoid_prime = Exercise(
                 "e^-z / (1 + e^-z)**2 is inf/inf = NaN at z = -1000. Write it as "
                 "sigmoid(z) * (1 - sigmoid(z)), which stays finite.",
                 quiet(lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2)),
+    ],
+    requirements=[
+        Requirement("= \\sigma(z)\\,\\bigl(1 - \\sigma(z)\\bigr)", "a (3, 4) array", "a batch of one"),
+        Requirement("Write `sigmoid_prime(z)`, element-wise, using your `sigmoid`",
+                    "a (3, 4) array", "a (2, 3, 4) array: element-wise, any shape",
+                    "z = -1000 ... 1000 (must be finite)"),
+        Requirement("Note the argument is z, not the activation a", "a (3, 4) array"),
+        Requirement("Derivative of the sigmoid at z, element-wise", "pure"),
     ],
 )
 
@@ -220,6 +239,21 @@ init_params = Exercise(
         IGNORED_RNG,
         UNIFORM_INSTEAD_OF_NORMAL,
     ],
+    requirements=[
+        Requirement("Write `init_params(sizes, rng)` returning a list with one `(W, b)` tuple per layer",
+                    "sizes [784, 30, 10]", "sizes [3, 5, 2] (shapes only: too few weights for statistics)",
+                    "sizes [100, 200, 50, 10]"),
+        Requirement("`W` of shape `(n_out, n_in)`", "sizes [784, 30, 10]",
+                    "sizes [3, 5, 2] (shapes only: too few weights for statistics)"),
+        Requirement("drawn from \\mathcal N(0, 1/n_\\text{in})", "sizes [784, 30, 10]", "sizes [100, 200, 50, 10]"),
+        Requirement("`b` of shape `(n_out,)`, zeros (or \\mathcal N(0,1), as Nielsen does)",
+                    "sizes [3, 5, 2] (shapes only: too few weights for statistics)", "sizes [100, 200, 50, 10]"),
+        Requirement("Draw every number from `rng`, a `np.random.Generator`, so the same seed gives the same network",
+                    "sizes [784, 30, 10]", "sizes [3, 5, 2] (shapes only: too few weights for statistics)",
+                    "sizes [100, 200, 50, 10]"),
+        Requirement("Nielsen's original code draws W \\sim \\mathcal N(0,1)", not_checked="history; the rule "
+                    "to follow, N(0, 1/n_in), is the requirement above"),
+    ],
 )
 
 # ---------------------------------------------------------------- feedforward
@@ -266,6 +300,17 @@ feedforward = Exercise(
         Mistake("forgot the bias",
                 "each layer is z = A @ W.T + b; the bias b shifts every neuron's threshold.",
                 _ff_no_bias),
+    ],
+    requirements=[
+        Requirement("Z^l = A^{l-1} (W^l)^\\top + b^l, \\qquad A^l = \\sigma(Z^l)", "[784, 30, 10] on five images"),
+        Requirement("Write `feedforward(params, X)`: `(N, n_0)` → `(N, n_L)`, the activations of the last layer",
+                    "[784, 30, 10] on five images", "a batch of one", "a deeper net [4, 3, 5, 2]"),
+        Requirement("for the whole batch at once (one loop over the layers, none over the examples)",
+                    "a deeper net [4, 3, 5, 2]", "[784, 30, 10] on five images"),
+        Requirement("The sigmoid is applied in every layer, the last one too", "[784, 30, 10] on five images"),
+        Requirement("| step | computation | shape |", not_checked="the header of a table of the shapes; the "
+                    "output shape (N, n_L) is the requirement above"),
+        Requirement("Output activations (N, n_last)", "pure"),
     ],
 )
 
@@ -315,6 +360,15 @@ accuracy = Exercise(
         Mistake("argmax over the wrong axis",
                 "the output is (N, 10): the predicted class of each example is the argmax along axis=1.",
                 lambda p, X, y: float((_ff(p, X).argmax(axis=0) == y).mean())),
+    ],
+    requirements=[
+        Requirement("The network's answer for an image is the output neuron with the largest activation",
+                    "a network with known predictions (7 of 10 right)"),
+        Requirement("The accuracy is the fraction of images where", "a network with known predictions (7 of 10 right)",
+                    "50 random images"),
+        Requirement("Write `accuracy(params, X, y)`: parameters, images `(N, 784)`, integer labels `(N,)` → a float "
+                    "in [0, 1]", "50 random images", "a batch of one", "a network with known predictions (7 of 10 right)"),
+        Requirement("Fraction of examples whose largest output activation is at the true label", "pure"),
     ],
 )
 

@@ -10,8 +10,9 @@ import copy
 
 import numpy as np
 
-from ..compare import Fail, close, compare_values, describe
-from ..engine import Case, Exercise, Mistake
+from ..compare import Fail, compare_values, describe
+from ..values import TensorValue
+from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference.ch02 import feedforward, sigmoid, sigmoid_prime
 from .common import random_params
 
@@ -27,6 +28,19 @@ def _cost_case(n, k):
     return lambda rng: (rng.random((n, k)), _targets(rng, n, k))
 
 
+def _a_python_float(got, expected, args):
+    """C is a single number: a float (np.float64 is one), not an array that holds one."""
+    if isinstance(got, (np.ndarray, TensorValue)):
+        return Fail(f"expected a Python float, got {describe(got)}: C is a single number; "
+                    "sum over everything, or wrap it in float(...)", mistake=RETURNED_AN_ARRAY)
+    return compare_values(got, expected, rtol=1e-10, atol=1e-12)  # one sum; only its order may differ
+
+
+RETURNED_AN_ARRAY = Mistake("returned an array, not a float",
+                            "summing with keepdims=True (or along one axis only) leaves an array; the cost is "
+                            "one number: a Python float.",
+                            lambda A, Y: 0.5 * ((A - Y) ** 2).sum(axis=1, keepdims=True).mean(axis=0))
+
 quadratic_cost = Exercise(
     id="03.quadratic_cost", points=1, difficulty="easy", minutes=5, pure=True,
     cases=[
@@ -34,8 +48,9 @@ quadratic_cost = Exercise(
         Case("a batch of one", _cost_case(1, 10)),
         Case("a batch of 7, 3 outputs", _cost_case(7, 3)),
     ],
-    compare=close(rtol=1e-10, atol=1e-12),  # one sum; only its order may differ
+    compare=_a_python_float,
     mistakes=[
+        RETURNED_AN_ARRAY,
         Mistake("summed over the batch instead of averaging",
                 "C is the mean over the N examples of 0.5*||a - y||^2: divide the total by N = len(A).",
                 lambda A, Y: float(0.5 * ((A - Y) ** 2).sum())),
@@ -46,6 +61,20 @@ quadratic_cost = Exercise(
         Mistake("forgot the 1/2",
                 "C = 0.5 * ||a - y||^2: the 1/2 makes the derivative simply (a - y).",
                 lambda A, Y: float(((A - Y) ** 2).sum() / len(A))),
+    ],
+    requirements=[
+        Requirement("C = \\frac{1}{N} \\sum_{i=1}^{N} C_i, \\qquad C_i = \\frac12 \\lVert a_i - y_i \\rVert^2",
+                    "a batch of 5, 10 outputs", "a batch of 7, 3 outputs"),
+        Requirement("for a minibatch we average over the N examples", "a batch of 5, 10 outputs", "a batch of one"),
+        Requirement("the \\frac12 is there so that the derivative is simply a - y", "a batch of 5, 10 outputs"),
+        Requirement("Write `quadratic_cost(A, Y)`: `(N, n_L)`, `(N, n_L)` → a Python `float`",
+                    "a batch of 5, 10 outputs", "a batch of one", "a batch of 7, 3 outputs"),
+        Requirement("| symbol | meaning | shape | example |", not_checked="the chapter's table of shapes; "
+                    "each exercise's requirements name the shapes it is checked on"),
+        Requirement("C is a single number", "a batch of 5, 10 outputs", "a batch of one"),
+        Requirement("a bug left there cannot block you here", not_checked="about the course's chapter 02 versions, "
+                    "not about this function"),
+        Requirement("A and Y are (N, n_L)", "pure"),
     ],
 )
 
@@ -112,6 +141,29 @@ def _ng_one_eps(f, x, eps=1e-6):
     return grad
 
 
+def _f_shaped(x):
+    """Reads x by its axes: on a flattened copy, x[..., 0] is one number instead of a (2, 3)
+    slice, so the gradient comes out wrong."""
+    return float((x[..., 0] ** 3).sum() + (x ** 2).sum())
+
+
+def _f_wiggly(x):
+    """sin(10000 x) / 10000: a third derivative so large that the central difference's error,
+    (10000 eps)^2 / 6 relative, is 1.7e-5 at eps = 1e-6 and 6.7e-5 at 2e-6. Rounding stays near
+    1e-12, so a different eps shows while any correct arrangement of the formula agrees."""
+    return float(np.sin(10000.0 * x).sum() / 10000.0)
+
+
+def _ng_flat(f, x, eps=1e-6):
+    grad, flat = np.zeros(x.size), np.array(x, dtype=np.float64).ravel()
+    for k in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[k] += eps
+        down[k] -= eps
+        grad[k] = (f(up) - f(down)) / (2 * eps)
+    return grad.reshape(x.shape)
+
+
 LEFT_X_PERTURBED = Mistake("left x perturbed",
                            "after computing f(x + eps) and f(x - eps), set the entry back to its old value: "
                            "the caller's x (often a weight matrix) must come back unchanged.",
@@ -126,6 +178,10 @@ numerical_gradient = Exercise(
         Case("a quadratic form on a vector of 6", lambda rng: (_f_quadratic_form, rng.standard_normal(6)),
              run=_with_x_after),
         Case("one entry, eps=1e-4", lambda rng: (_f_cubic, np.array([1.5]), 1e-4), run=_with_x_after),
+        Case("a (2, 3, 2) array; f reads x by its shape", lambda rng: (_f_shaped, rng.standard_normal((2, 3, 2))),
+             run=_with_x_after, why="f takes an array shaped like x, not a flattened copy"),
+        Case("f = sin(10000 x) / 10000: the default eps=1e-6 shows", lambda rng: (_f_wiggly, rng.random(5) * 1e-3),
+             run=_with_x_after, why="the signature's eps=1e-6 is the step when none is given"),
     ],
     compare=_numgrad_compare,
     mistakes=[
@@ -137,6 +193,26 @@ numerical_gradient = Exercise(
         Mistake("divided by eps instead of 2*eps",
                 "the two points x - eps and x + eps are 2*eps apart.",
                 _ng_one_eps),
+        Mistake("called f on a flattened x",
+                "f takes an array shaped like x: nudge an entry of (a copy of) x itself, visiting every "
+                "index with np.ndindex(x.shape), rather than a flat vector.",
+                _ng_flat),
+    ],
+    requirements=[
+        Requirement("\\frac{f(x + \\epsilon e_k) - f(x - \\epsilon e_k)}{2\\epsilon}",
+                    "f(x) = sum(x^3) + x_0 * sum(sin x) on a (3, 4) matrix", "a quadratic form on a vector of 6"),
+        Requirement("Write `numerical_gradient(f, x, eps=1e-6)`", "one entry, eps=1e-4",
+                    "f = sin(10000 x) / 10000: the default eps=1e-6 shows"),
+        Requirement("`f` takes an array shaped like `x` and returns a float",
+                    "a (2, 3, 2) array; f reads x by its shape"),
+        Requirement("return an array shaped like `x` (any shape: use `np.ndindex(x.shape)` to visit every entry)",
+                    "f(x) = sum(x^3) + x_0 * sum(sin x) on a (3, 4) matrix", "a quadratic form on a vector of 6",
+                    "a (2, 3, 2) array; f reads x by its shape"),
+        Requirement("Leave `x` unchanged: after nudging an entry, put its old value back (or work on a copy)",
+                    "f(x) = sum(x^3) + x_0 * sum(sin x) on a (3, 4) matrix", "a quadratic form on a vector of 6",
+                    "one entry, eps=1e-4"),
+        Requirement("the central difference is about a *thousand* times more accurate than the one-sided one",
+                    "f(x) = sum(x^3) + x_0 * sum(sin x) on a (3, 4) matrix"),
     ],
 )
 
@@ -188,6 +264,58 @@ def _bp_compare(got, expected, args):
     return compare_values(got, expected, rtol=1e-7, atol=1e-12)
 
 
+class _RowCounter(np.ndarray):
+    """An array that counts how often Python code takes out one row (X[i], `for x in X`): a loop
+    over the examples does so N times, whole-minibatch code never. Deterministic, unlike timing."""
+    row_reads = 0
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            _RowCounter.row_reads += 1
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        _RowCounter.row_reads += len(self)
+        return super().__iter__()
+
+
+def _plain(value):
+    """Plain ndarrays again, in the same nesting: what comes back must not be a _RowCounter."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return np.asarray(value) if isinstance(value, np.ndarray) else value
+
+
+def _count_example_reads(fn, args):
+    params, X, Y = args
+    _RowCounter.row_reads = 0
+    grads = fn(params, X.view(_RowCounter), Y.view(_RowCounter))
+    return _plain(grads), _RowCounter.row_reads
+
+
+def _bp_no_example_loop(got, expected, args):
+    fail = _bp_compare(got[0], expected[0], args)
+    if fail:
+        return fail
+    if got[1] >= len(args[1]) // 2:
+        return Fail(f"your code took out the rows of X or Y one at a time (a minibatch of {len(args[1])}): "
+                    "work on the whole minibatch at once", mistake=A_LOOP_OVER_THE_EXAMPLES)
+    return None
+
+
+def _bp_per_example(params, X, Y):
+    total = None
+    for x, y in zip(X, Y):
+        g = _make_backprop()(params, x[None, :], y[None, :])
+        total = g if total is None else [(a + c, b + d) for (a, b), (c, d) in zip(total, g)]
+    return [(dW / len(X), db / len(X)) for dW, db in total]
+
+
+A_LOOP_OVER_THE_EXAMPLES = Mistake("a loop over the examples",
+                                   "every row of X goes through the same matrix products: Z = A @ W.T + b for the "
+                                   "whole minibatch, and dW = Delta.T @ A_prev / N sums over the examples for you.",
+                                   _bp_per_example)
+
 WRONG_LAYER_ORDER = Mistake("wrong layer order",
                             "you collect the gradients walking backwards from the last layer; reverse the "
                             "list (or fill it by index) so grads[l] belongs to params[l].",
@@ -201,6 +329,8 @@ backprop = Exercise(
         Case("[784, 30, 10], a minibatch of 10", _bp_case([784, 30, 10], 10)),
         Case("four layers [5, 4, 3, 2], a batch of 3", _bp_case([5, 4, 3, 2], 3),
              why="the backward loop must work for any depth"),
+        Case("a minibatch of 20, without a loop over the examples", _bp_case([6, 5, 3], 20),
+             run=_count_example_reads, compare=_bp_no_example_loop),
     ],
     compare=_bp_compare,
     mistakes=[
@@ -220,6 +350,29 @@ backprop = Exercise(
                 "dW must have W's shape (n_out, n_in): dW = delta.T @ A_prev, (n_out, N) @ (N, n_in).",
                 _make_backprop(transpose=True)),
         WRONG_LAYER_ORDER,
+        A_LOOP_OVER_THE_EXAMPLES,
+    ],
+    requirements=[
+        Requirement("\\boxed{\\Delta^L = (A^L - Y) \\odot \\sigma'(Z^L)}", "[4, 3, 2], a batch of 5"),
+        Requirement("\\boxed{\\Delta^l = \\bigl(\\Delta^{l+1} W^{l+1}\\bigr) \\odot \\sigma'(Z^l)}",
+                    "[4, 3, 2], a batch of 5", "four layers [5, 4, 3, 2], a batch of 3"),
+        Requirement("\\boxed{\\frac{\\partial C}{\\partial b^l} = \\frac1N \\sum_{i=1}^N \\Delta^l_{i,:}}",
+                    "[4, 3, 2], a batch of 5", "a batch of one"),
+        Requirement("\\boxed{\\frac{\\partial C}{\\partial W^l} = \\frac1N\\, \\Delta^{l\\top} A^{l-1}}",
+                    "[4, 3, 2], a batch of 5", "[784, 30, 10], a minibatch of 10"),
+        Requirement("The shape is your safety net: if your `dW` is `(n_{l-1}, n_l)`, you multiplied in the wrong order",
+                    "[4, 3, 2], a batch of 5", "[784, 30, 10], a minibatch of 10"),
+        Requirement("Write `backprop(params, X, Y)` returning a list of `(dW, db)` pairs **in the same order as "
+                    "`params`** (first layer first)", "[4, 3, 2], a batch of 5", "four layers [5, 4, 3, 2], a batch of 3"),
+        Requirement("the gradient of the mean quadratic cost over the minibatch", "[4, 3, 2], a batch of 5",
+                    "a batch of one", "[784, 30, 10], a minibatch of 10"),
+        Requirement("Work on the whole minibatch at once: loop over the layers, never over the examples",
+                    "a minibatch of 20, without a loop over the examples"),
+        Requirement("It must work for any number of layers", "four layers [5, 4, 3, 2], a batch of 3"),
+        Requirement("print the shape of every array once", not_checked="a debugging tip"),
+        Requirement("Keep every Z^l and A^l: the backward pass needs them", not_checked="how to compute it; the "
+                    "gradients it gives are checked"),
+        Requirement("X (N, n_0), Y (N, n_L)", "pure"),
     ],
 )
 
@@ -253,6 +406,39 @@ def _sgd_in_place(params, grads, lr):
     return params
 
 
+def _step_and_all_after(fn, args):
+    """The new params, and both lists of arrays as the caller sees them after the call."""
+    return fn(*args), args[0], args[1]
+
+
+def _sgd_compare_grads(got, expected, args):
+    new, params_after, grads_after = got
+    if compare_values(grads_after, args[1], rtol=0, atol=0) is not None:
+        return Fail("your function changed the grads it was given (dW *= lr works in place): the arrays "
+                    "passed in must not change", mistake=SCALED_THE_GRADIENTS_IN_PLACE)
+    return _sgd_compare((new, params_after), expected[:2], args)
+
+
+def _sgd_scaled_grads(params, grads, lr):
+    new = []
+    for (W, b), (dW, db) in zip(params, grads):
+        dW *= lr
+        db *= lr
+        new.append((W - dW, b - db))
+    return new
+
+
+def _sgd_case_lr(sizes, lr):
+    def inputs(rng):
+        return random_params(rng, sizes), random_params(rng, sizes), lr
+    return inputs
+
+
+SCALED_THE_GRADIENTS_IN_PLACE = Mistake("scaled the gradients in place",
+                                        "`dW *= lr` overwrites the caller's gradient arrays; compute lr * dW as a new "
+                                        "array (W - lr * dW) and leave every array passed in as it was.",
+                                        _sgd_scaled_grads)
+
 UPDATED_PARAMS_IN_PLACE = Mistake("updated params in place",
                                   "`W -= lr * dW` changes the caller's arrays; return new ones (W - lr * dW) so "
                                   "the old parameters stay available (to compare, to roll back).",
@@ -263,6 +449,9 @@ sgd_step = Exercise(
     cases=[
         Case("[4, 3, 2], lr = 0.5", _sgd_case([4, 3, 2]), run=_step_and_params_after),
         Case("[784, 30, 10], lr = 0.5", _sgd_case([784, 30, 10]), run=_step_and_params_after),
+        Case("[5, 4, 3, 2], lr = 0.03: grads unchanged too", _sgd_case_lr([5, 4, 3, 2], 0.03),
+             run=_step_and_all_after, compare=_sgd_compare_grads,
+             why="the arrays passed in, params and grads, must not change"),
     ],
     compare=_sgd_compare,
     mistakes=[
@@ -273,6 +462,17 @@ sgd_step = Exercise(
         Mistake("forgot the biases",
                 "the biases learn too: b - lr * db.",
                 lambda p, g, lr: [(W - lr * dW, b) for (W, b), (dW, db) in zip(p, g)]),
+        SCALED_THE_GRADIENTS_IN_PLACE,
+    ],
+    requirements=[
+        Requirement("W^l \\leftarrow W^l - \\eta \\frac{\\partial C}{\\partial W^l}, \\qquad "
+                    "b^l \\leftarrow b^l - \\eta \\frac{\\partial C}{\\partial b^l}",
+                    "[4, 3, 2], lr = 0.5", "[784, 30, 10], lr = 0.5"),
+        Requirement("Write `sgd_step(params, grads, lr)` returning **new** parameters (a new list of new `(W, b)` pairs)",
+                    "[4, 3, 2], lr = 0.5", "[5, 4, 3, 2], lr = 0.03: grads unchanged too"),
+        Requirement("the arrays passed in must not change", "[4, 3, 2], lr = 0.5", "[784, 30, 10], lr = 0.5",
+                    "[5, 4, 3, 2], lr = 0.03: grads unchanged too"),
+        Requirement("`W -= lr * dW` overwrites `W`", "[4, 3, 2], lr = 0.5"),
     ],
 )
 
@@ -385,6 +585,121 @@ def _make_train(shuffle=True, one_permutation=True, record_full_cost=True, in_pl
     return train
 
 
+class _RecordingRng:
+    """The case's np.random.Generator, passed through, writing down every permutation of
+    range(N) it hands out (rng.permutation(N), rng.shuffle(index), rng.choice(N, N, replace=False)).
+    Knowing the learner's own orders, the trusted side replays them with the course's steps:
+    the batches, the short last one, lr and the history are then checked exactly, whatever way
+    of drawing the permutation the learner chose."""
+
+    def __init__(self, rng, n):
+        self._rng, self._n, self.orders = rng, n, []
+
+    def _note(self, value):
+        a = np.asarray(value)
+        if a.shape == (self._n,) and a.dtype.kind in "iu" and (np.sort(a) == np.arange(self._n)).all():
+            self.orders.append(a.copy())
+
+    def permutation(self, *args, **kwargs):
+        out = self._rng.permutation(*args, **kwargs)
+        self._note(out)
+        return out
+
+    def shuffle(self, x, *args, **kwargs):
+        self._rng.shuffle(x, *args, **kwargs)
+        self._note(x)
+
+    def choice(self, *args, **kwargs):
+        out = self._rng.choice(*args, **kwargs)
+        self._note(out)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+
+def _train_recorded(fn, args):
+    """One run with a recording generator: the result and the permutations it drew."""
+    params, X, Y, epochs, batch_size, lr, rng = args
+    recorder = _RecordingRng(rng, len(X))
+    return fn(params, X, Y, epochs, batch_size, lr, recorder), recorder.orders
+
+
+def _replay(params, X, Y, orders, batch_size, lr, last_batch=True):
+    """The course's epochs on the learner's own orders; `last_batch=False` drops a short one."""
+    history = []
+    for order in orders:
+        stop = len(X) if last_batch else len(X) - len(X) % batch_size
+        for start in range(0, stop, batch_size):
+            rows = order[start:start + batch_size]
+            grads = _make_backprop()(params, X[rows], Y[rows])
+            params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+        history.append(_cost(params, X, Y))
+    return params, history
+
+
+def _train_replay_compare(got, expected, args):
+    params0, X, Y, epochs, batch_size, lr = args[:6]
+    result, orders = got
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return Fail(f"expected a pair (params, history), got {describe(result)}")
+    fail = _same_structure(result[0], params0)
+    if fail:
+        return fail
+    if len(orders) != epochs:
+        drew = f"{len(orders)} permutation{'' if len(orders) == 1 else 's'}"
+        return Fail(f"{epochs} epochs, but your code drew {drew} of range(N) from rng: "
+                    "shuffle at the start of every epoch, order = rng.permutation(len(X))",
+                    mistake=SHUFFLED_ONCE if len(orders) == 1 else None)
+    want = _replay(params0, X, Y, orders, batch_size, lr)
+    # float64 through three epochs of small steps: another order of the same sums moves ~1e-15.
+    if compare_values(list(result), list(want), rtol=1e-7, atol=1e-10) is None:
+        return None
+    dropped = _replay(params0, X, Y, orders, batch_size, lr, last_batch=False)
+    if compare_values(list(result), list(dropped), rtol=1e-7, atol=1e-10) is None:
+        return Fail(f"{len(X)} examples in minibatches of {batch_size}: the last minibatch holds "
+                    f"{len(X) % batch_size}, and your epochs skip it", mistake=DROPPED_THE_SHORT_LAST_BATCH)
+    return Fail("replaying your own shuffles with backprop and sgd_step gives other params or costs: each "
+                "epoch, step once on every minibatch order[start:start + batch_size], for start in "
+                "range(0, len(X), batch_size), with lr as given, then record the cost on all of (X, Y)"
+                + (f"\n    (history: expected {[round(h, 6) for h in want[1]]}, got "
+                   f"{[round(float(h), 6) for h in result[1]]})"
+                   if isinstance(result[1], (list, tuple, np.ndarray)) else ""))
+
+
+def _train_shuffle_once(params, X, Y, epochs, batch_size, lr, rng):
+    order = rng.permutation(len(X))
+    history = []
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            grads = _make_backprop()(params, X[batch], Y[batch])
+            params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+        history.append(_cost(params, X, Y))
+    return params, history
+
+
+def _train_full_batches_only(params, X, Y, epochs, batch_size, lr, rng):
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X) - batch_size + 1, batch_size):
+            batch = order[start:start + batch_size]
+            grads = _make_backprop()(params, X[batch], Y[batch])
+            params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+        history.append(_cost(params, X, Y))
+    return params, history
+
+
+SHUFFLED_ONCE = Mistake("shuffled once, not every epoch",
+                        "draw a new order = rng.permutation(len(X)) at the start of EVERY epoch: with one order "
+                        "for all epochs the minibatches repeat, and the steps are no longer a fresh random sample.",
+                        _train_shuffle_once)
+DROPPED_THE_SHORT_LAST_BATCH = Mistake("dropped the short last batch",
+                                       "range(0, len(X), batch_size) visits every example; the last minibatch may be "
+                                       "shorter than batch_size, and it still gets its step.",
+                                       _train_full_batches_only)
+
 CHANGED_THE_CALLER_S_PARAMS = Mistake("changed the caller's params",
                                       "update with new arrays (sgd_step) rather than in place, so the params passed in "
                                       "stay as they were.",
@@ -408,6 +723,11 @@ train_sgd = Exercise(
         Case("100 points, 5 epochs, minibatches of 10", _train_case(100, 5, 10), run=_train_runs),
         Case("50 points, 3 epochs, minibatches of 8 (the last one is short)",
              _train_case(50, 3, 8), run=_train_runs),
+        Case("49 points, 3 epochs, minibatches of 8 (the last holds one): replayed",
+             _train_case(49, 3, 8), run=_train_recorded, compare=_train_replay_compare,
+             why="your own shuffles, replayed with the course's steps, must give your params and history"),
+        Case("40 points, 2 epochs, one minibatch of 64 (batch_size > N), lr = 2: replayed",
+             _train_case(40, 2, 64), run=_train_recorded, compare=_train_replay_compare),
     ],
     compare=_train_compare,
     time_limit=20.0,
@@ -416,6 +736,29 @@ train_sgd = Exercise(
         SHUFFLED_X_AND_Y_DIFFERENTLY,
         RECORDED_A_MINIBATCH_S_COST,
         CHANGED_THE_CALLER_S_PARAMS,
+        SHUFFLED_ONCE,
+        DROPPED_THE_SHORT_LAST_BATCH,
+    ],
+    requirements=[
+        Requirement("shuffle: `order = rng.permutation(N)` — one permutation, applied to `X` and `Y` alike",
+                    "100 points, 5 epochs, minibatches of 10", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
+        Requirement("one pass over all minibatches is an **epoch**",
+                    "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
+        Requirement("for each minibatch of `batch_size` consecutive indices of `order` (the last one may be shorter): "
+                    "`backprop`, then `sgd_step`", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed",
+                    "50 points, 3 epochs, minibatches of 8 (the last one is short)",
+                    "40 points, 2 epochs, one minibatch of 64 (batch_size > N), lr = 2: replayed"),
+        Requirement("record the cost **on the whole training set** after the epoch",
+                    "100 points, 5 epochs, minibatches of 10", "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
+        Requirement("Write `train_sgd(params, X, Y, epochs, batch_size, lr, rng)` → `(params, history)`, where "
+                    "`history` is the list of `epochs` costs", "100 points, 5 epochs, minibatches of 10",
+                    "50 points, 3 epochs, minibatches of 8 (the last one is short)",
+                    "40 points, 2 epochs, one minibatch of 64 (batch_size > N), lr = 2: replayed"),
+        Requirement("Shuffle only with `rng`, so the same seed reproduces the same run",
+                    "100 points, 5 epochs, minibatches of 10", "50 points, 3 epochs, minibatches of 8 (the last one is short)"),
+        Requirement("leave the `params` passed in unchanged", "100 points, 5 epochs, minibatches of 10"),
+        Requirement("Stochastic gradient descent estimates it on a small random minibatch",
+                    "49 points, 3 epochs, minibatches of 8 (the last holds one): replayed"),
     ],
 )
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..compare import Fail, close, compare_values, describe
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement, one_torch_thread
 from ..values import TensorValue
 from .common import quiet, reference, variant
 
@@ -61,6 +61,16 @@ softmax = Exercise(
                 "underflows to all zeros (0/0). Use Z.max(axis=1, keepdims=True).",
                 quiet(lambda Z: np.exp(Z - Z.max()) / np.exp(Z - Z.max()).sum(axis=1, keepdims=True))),
     ],
+    requirements=[
+        Requirement("the softmax turns a row of logits z `(K,)` (any real numbers) into probabilities that are "
+                    "positive and sum to 1", "three rows of 10 logits", "a batch of one"),
+        Requirement("For a batch, apply it to each row of Z `(N, K)` separately: the sums run along `axis=1`",
+                    "three rows of 10 logits"),
+        Requirement("so use c = -\\max_j z_j", "one row near +1000, one near -1000"),
+        Requirement("Write `softmax(Z)`: `(N, K)` → `(N, K)`, each row a probability vector, correct for `Z + 1000`",
+                    "logits + 1000 (must not overflow)", "three rows of 10 logits", "a batch of one"),
+        Requirement("Row-wise softmax of logits Z (N, K)", "pure"),
+    ],
 )
 
 # ---------------------------------------------------------------- cross_entropy
@@ -79,6 +89,21 @@ def _stable_softmax(Z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _a_python_float(got, expected, args):
+    """The loss is a single number: a float (np.float64 is one), not an array holding one."""
+    if isinstance(got, (np.ndarray, TensorValue)):
+        return Fail(f"expected a Python float, got {describe(got)}: the loss is one number; wrap it in "
+                    "float(...)", mistake=CE_RETURNED_AN_ARRAY)
+    return compare_values(got, expected, rtol=1e-9, atol=1e-12)  # one log-sum-exp per row; rounding only
+
+
+CE_RETURNED_AN_ARRAY = Mistake("returned an array, not a float",
+                               "keepdims=True keeps a (1, 1) array all the way to the mean; the loss is one "
+                               "number, a Python float: float(...) it.",
+                               lambda L, y: -(L - (L.max(1, keepdims=True) + np.log(np.exp(
+                                   L - L.max(1, keepdims=True)).sum(1, keepdims=True))))[np.arange(len(y)), y]
+                               .mean(keepdims=True))
+
 cross_entropy = Exercise(
     id="04.cross_entropy", points=2, difficulty="medium", minutes=15, pure=True,
     cases=[
@@ -88,8 +113,9 @@ cross_entropy = Exercise(
         Case("logits x 1000, true class the least likely", _ce_case(3, 5, scale=1000.0, worst=True),
              why="its probability underflows to 0: log(0) must never be taken"),
     ],
-    compare=close(rtol=1e-9, atol=1e-12),  # one log-sum-exp per row; rounding only
+    compare=_a_python_float,
     mistakes=[
+        CE_RETURNED_AN_ARRAY,
         Mistake("log of a softmax that underflowed",
                 "with logits x 1000 the true class's probability is exp(-3000) = 0 in float64 "
                 "and log(0) = -inf. Work in log space: log softmax(z)_y = z_y - logsumexp(z).",
@@ -102,6 +128,18 @@ cross_entropy = Exercise(
                 "the loss is the mean over the N examples: divide by N (or use .mean()).",
                 lambda L, y: float((np.log(np.exp(L - L.max(1, keepdims=True)).sum(1)) + L.max(1)
                                     - L[np.arange(len(y)), y]).sum())),
+    ],
+    requirements=[
+        Requirement("minus the log-probability the network gives to the true class, averaged over the batch",
+                    "four examples, 10 classes", "a batch of one"),
+        Requirement("with logits ×1000 a probability like e^{-3000} is exactly 0 in float64 and \\log 0 = -\\infty",
+                    "logits x 1000, true class the least likely"),
+        Requirement("Take the log first", "logits x 1000, true class the least likely"),
+        Requirement("The bracket is the log-sum-exp, computed stably with the same shift as the softmax",
+                    "logits + 1000"),
+        Requirement("Write `cross_entropy(logits, y)`: logits `(N, K)`, integer labels `(N,)` → a Python `float`",
+                    "four examples, 10 classes", "a batch of one", "logits + 1000"),
+        Requirement("Mean over the batch of -log softmax(logits)[i, y_i]", "pure"),
     ],
 )
 
@@ -133,6 +171,16 @@ softmax_cross_entropy_grad = Exercise(
         Mistake("unstable softmax",
                 "the softmax inside must subtract each row's maximum, or logits + 1000 give NaN.",
                 quiet(lambda L, y: _grad(L, y, stable=False))),
+    ],
+    requirements=[
+        Requirement("\\frac{\\partial L}{\\partial Z} = \\frac{1}{N}\\bigl(P - Y\\bigr) \\qquad (N, K)",
+                    "four examples, 10 classes", "a batch of one"),
+        Requirement("with P = \\mathrm{softmax}(Z) and Y the one-hot labels", "four examples, 10 classes",
+                    "logits + 1000 (must be finite)"),
+        Requirement("Write `softmax_cross_entropy_grad(logits, y)` → `(N, K)`", "four examples, 10 classes",
+                    "a batch of one"),
+        Requirement("d cross_entropy / d logits = (softmax(logits) - onehot(y)) / N, shape (N, K)",
+                    "four examples, 10 classes", "pure"),
     ],
 )
 
@@ -227,6 +275,18 @@ DigitMLP = Exercise(
                 "linear map: apply torch.relu after every layer but the last.",
                 variant(_MLP, relu_between=False)),
     ],
+    requirements=[
+        Requirement("Write `DigitMLP(sizes)`, an `nn.Module`", "DigitMLP([784, 30, 10]) on four images",
+                    "a batch of one, sizes [5, 7, 3]", "three layers [6, 8, 8, 4]"),
+        Requirement("keep one `nn.Linear` per consecutive pair of sizes in `self.layers = nn.ModuleList([...])`",
+                    "DigitMLP([784, 30, 10]) on four images", "three layers [6, 8, 8, 4]"),
+        Requirement("the names matter: the grader loads reference weights by name (`layers.0.weight`, "
+                    "`layers.0.bias`, `layers.1.weight`, ...) with `strict=True`", "DigitMLP([784, 30, 10]) on four images"),
+        Requirement("`forward(x)` applies each layer, with `torch.relu` after every layer but the last, and "
+                    "returns the logits", "DigitMLP([784, 30, 10]) on four images", "three layers [6, 8, 8, 4]"),
+        Requirement("forward(x (N, sizes[0])) -> logits (N, sizes[-1])", "a batch of one, sizes [5, 7, 3]"),
+        Requirement("in `__init__`, call `super().__init__()`", "DigitMLP([784, 30, 10]) on four images"),
+    ],
 )
 
 # ---------------------------------------------------------------- manual_mlp_grads
@@ -239,6 +299,14 @@ def _mlp_grads_case(n, d, h, k):
         y = torch.from_numpy(rng.integers(0, k, n).astype(np.int64))
         return X, y, t(h, d) / np.sqrt(d), t(h) * 0.5, t(k, h) / np.sqrt(h), t(k) * 0.5
     return inputs
+
+
+def _relu_mask_ge(X, y, W1, b1, W2, b2):
+    Z1 = X @ W1.T + b1
+    H = torch.relu(Z1)
+    D = (torch.softmax(H @ W2.T + b2, dim=1) - F.one_hot(y, W2.shape[0]).float()) / len(X)
+    dZ1 = (D @ W2) * (Z1 >= 0).float()
+    return dZ1.T @ X, dZ1.sum(0), D.T @ H, D.sum(0)
 
 
 def _make_manual(relu_mask=True, average=True, transpose=False, onehot=True):
@@ -259,15 +327,74 @@ def _make_manual(relu_mask=True, average=True, transpose=False, onehot=True):
     return grads
 
 
+def _zeros_in_Z1_case(n, d, h, k):
+    """X's first row is zero and b1's first three entries are zero, so Z1[0, :3] is exactly 0:
+    relu'(0) is 0 by the table's [z > 0] (autograd agrees), and db1 shows a mask taken with >=."""
+    def inputs(rng):
+        X, y, W1, b1, W2, b2 = _mlp_grads_case(n, d, h, k)(rng)
+        X[0] = 0.0
+        b1[:3] = 0.0
+        return X, y, W1, b1, W2, b2
+    return inputs
+
+
+class _AutogradSwitchedOff(RuntimeError):
+    pass
+
+
+AUTOGRAD_OFF = ("this case switches autograd's backward off: compute the gradients by hand, "
+                "with the formulas of the table (no .backward(), no torch.autograd.grad)")
+
+
+def _by_hand(fn, args):
+    """Run with Tensor.backward, torch.autograd.backward and torch.autograd.grad raising; a call
+    to one of them comes back as the string AUTOGRAD_OFF, so the report can say what happened."""
+    def blocked(*a, **k):
+        raise _AutogradSwitchedOff(AUTOGRAD_OFF)
+    saved = torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad
+    torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad = blocked, blocked, blocked
+    try:
+        return fn(*args)
+    except _AutogradSwitchedOff:
+        return AUTOGRAD_OFF
+    finally:
+        torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad = saved
+
+
+# float32: sums of up to 784 products in another order differ by ~1e-7 relative.
+_GRADS_CLOSE = close(rtol=1e-4, atol=1e-6, parts=("dW1", "db1", "dW2", "db2"))
+
+
+def _by_hand_compare(got, expected, args):
+    if got == AUTOGRAD_OFF:
+        return Fail(f"your code called autograd: {AUTOGRAD_OFF}", mistake=USED_AUTOGRAD)
+    return _GRADS_CLOSE(got, expected, args)
+
+
+def _autograd_grads(X, y, W1, b1, W2, b2):
+    leaves = [t.detach().clone().requires_grad_() for t in (W1, b1, W2, b2)]
+    w1, c1, w2, c2 = leaves
+    F.cross_entropy(torch.relu(X @ w1.T + c1) @ w2.T + c2, y).backward()
+    return tuple(t.grad for t in leaves)
+
+
+USED_AUTOGRAD = Mistake("used autograd",
+                        "the exercise is to derive the backward pass yourself: compute dlogits, then dW2, db2, dH, "
+                        "dZ1, dW1, db1 with the table's formulas, without .backward().",
+                        _autograd_grads)
+
 manual_mlp_grads = Exercise(
     id="04.manual_mlp_grads", points=3, difficulty="hard", minutes=40, pure=True,
     cases=[
         Case("8 examples, 6 -> 5 -> 4", _mlp_grads_case(8, 6, 5, 4)),
         Case("a batch of one", _mlp_grads_case(1, 6, 5, 4)),
         Case("16 images, 784 -> 30 -> 10", _mlp_grads_case(16, 784, 30, 10)),
+        Case("Z1 exactly 0 in places: relu'(0) = 0", _zeros_in_Z1_case(6, 5, 4, 3),
+             why="the table's mask is [Z1 > 0], so an entry where Z1 == 0 passes no gradient"),
+        Case("by hand: autograd's backward is switched off", _mlp_grads_case(5, 6, 5, 4), run=_by_hand,
+             compare=_by_hand_compare),
     ],
-    # float32: sums of up to 784 products in another order differ by ~1e-7 relative.
-    compare=close(rtol=1e-4, atol=1e-6, parts=("dW1", "db1", "dW2", "db2")),
+    compare=_GRADS_CLOSE,
     mistakes=[
         Mistake("forgot the ReLU derivative",
                 "going back through H = relu(Z1), the gradient passes only where Z1 > 0: "
@@ -283,6 +410,24 @@ manual_mlp_grads = Exercise(
         Mistake("forgot to subtract the one-hot",
                 "d loss / d logits = softmax(logits) - onehot(y), divided by N.",
                 _make_manual(onehot=False)),
+        Mistake("relu'(0) = 1",
+                "the derivative of relu is [z > 0]: where Z1 is exactly 0 the gradient stops. "
+                "(Z1 >= 0) lets it through.",
+                lambda X, y, W1, b1, W2, b2: _relu_mask_ge(X, y, W1, b1, W2, b2)),
+        USED_AUTOGRAD,
+    ],
+    requirements=[
+        Requirement("Write `manual_mlp_grads(X, y, W1, b1, W2, b2)` returning `(dW1, db1, dW2, db2)` as torch tensors",
+                    "8 examples, 6 -> 5 -> 4", "a batch of one", "16 images, 784 -> 30 -> 10"),
+        Requirement("computed **by hand** with these formulas (no `.backward()`)",
+                    "by hand: autograd's backward is switched off"),
+        Requirement("BP2 with \\mathrm{relu}'(z) = [z > 0]", "Z1 exactly 0 in places: relu'(0) = 0",
+                    "8 examples, 6 -> 5 -> 4"),
+        Requirement("(\\mathrm{softmax}(S) - Y)/N", "8 examples, 6 -> 5 -> 4", "a batch of one"),
+        Requirement("| gradient | formula | shape |", "8 examples, 6 -> 5 -> 4", "16 images, 784 -> 30 -> 10"),
+        Requirement("`torch.softmax(S, dim=1)` and `F.one_hot(y, K)` are allowed", not_checked="a permission; "
+                    "any correct way to the same numbers passes"),
+        Requirement("with X `(N, D)`, labels y `(N,)`, W_1 `(H, D)`, b_1 `(H,)`", "pure"),
     ],
 )
 
@@ -405,48 +550,217 @@ def _compare_mode(got, expected, args):
     return None
 
 
-def _mean_loss(losses):
+def _run_lr_zero_short_last(fn, args):
+    """lr = 0 with a short last batch: only a mean weighted by batch size equals the whole set's loss."""
+    X, y = args
+    model = _small_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    loss = fn(model, X, y, optimizer, 16, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = F.cross_entropy(model(X), y).item()
+    return {"loss": loss, "full": full}
+
+
+def _compare_weighted(got, expected, args):
+    fail = _loss_is_float(got["loss"], "lr = 0, a short last batch")
+    if fail:
+        return fail
+    # float32: the same losses summed in another order
+    if np.isclose(got["loss"], got["full"], rtol=1e-5, atol=1e-6):
+        return None
+    if compare_values(got["loss"], expected["loss"], rtol=1e-5, atol=1e-6) is None:
+        return None      # `expected` is the reference's, or a known mistake's when naming one
+    n = len(args[0].array)
+    return Fail(f"with lr = 0 (nothing changes) the epoch's mean loss should equal the loss on the whole "
+                f"set, {got['full']:.5g}; you returned {got['loss']:.5g}. {n} examples in batches of 16 "
+                f"end with a batch of {n % 16}: weight each batch's loss by its size, then divide by {n}")
+
+
+class _BatchProbe(nn.Module):
+    """Wraps a model and writes down, at every forward call that records gradients (a training
+    step's), the rows of X it was given and whether the model was in training mode."""
+
+    def __init__(self, inner, X):
+        super().__init__()
+        self.inner = inner
+        self.rows = {X[i].numpy().tobytes(): i for i in range(len(X))}
+        self.calls = []
+
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            found = [self.rows.get(row.detach().numpy().tobytes(), -1) for row in x.detach().cpu()]
+            self.calls.append({"rows": found, "training": self.training})
+        return self.inner(x)
+
+
+def _optimizer(model):
+    """Momentum and two parameter groups with their own learning rates: the optimizer given,
+    stepped as it is, is the only way to get them right."""
+    first, *rest = list(model.inner.parameters()) if hasattr(model, "inner") else list(model.parameters())
+    return torch.optim.SGD([{"params": [first], "lr": 0.3}, {"params": rest}], lr=0.05, momentum=0.9)
+
+
+def _run_replayable(fn, args):
+    """Two epochs with the same generator and a momentum optimizer; the probe writes down each
+    step's rows, so the trusted side can replay those steps and compare."""
+    X, y = args
+    model = _BatchProbe(_small_model(), X)
+    initial = _params(model)
+    optimizer = _optimizer(model)
+    generator = torch.Generator().manual_seed(5)
+    epochs = []
+    for _ in range(2):
+        model.calls = []
+        loss = fn(model, X, y, optimizer, 8, generator)
+        epochs.append({"loss": loss, "calls": model.calls})
+    return {"epochs": epochs, "initial": initial, "params": _params(model)}
+
+
+def _replay_epochs(X, y, initial, batches_per_epoch, batch_size):
+    """The five lines on the given minibatches, from the given start, with the case's optimizer."""
+    model = _small_model()
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), initial):
+            p.copy_(value)
+    optimizer = torch.optim.SGD([{"params": [next(model.parameters())], "lr": 0.3},
+                                 {"params": list(model.parameters())[1:]}], lr=0.05, momentum=0.9)
+    losses = []
+    for batches in batches_per_epoch:
+        total = 0.0
+        for rows in batches:
+            idx = torch.tensor(rows)
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        losses.append(total / len(X))
+    return losses, [p.detach().clone() for p in model.parameters()]
+
+
+def _compare_replay(got, expected, args):
+    X, y = (torch.from_numpy(a.array.copy()) for a in args)
+    n, batch_size = len(X), 8
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    orders = []
+    for e, epoch in enumerate(got["epochs"], start=1):
+        fail = _loss_is_float(epoch["loss"], f"epoch {e}")
+        if fail:
+            return fail
+        calls = epoch["calls"]
+        if any(not c["training"] for c in calls):
+            return Fail(f"epoch {e}: the model ran its training steps in eval mode (dropout off): call "
+                        "model.train() first", mistake=FORGOT_MODEL_TRAIN)
+        rows = [c["rows"] for c in calls]
+        if [len(r) for r in rows] != sizes:
+            return Fail(f"epoch {e}: {n} examples in minibatches of {batch_size} are {len(sizes)} forward "
+                        f"passes of sizes {sizes}; your model was called on {[len(r) for r in rows]}",
+                        mistake=DROPPED_THE_SHORT_LAST_BATCH if [len(r) for r in rows] == sizes[:-1] else None)
+        order = [i for r in rows for i in r]
+        if sorted(order) != list(range(n)):
+            return Fail(f"epoch {e}: the minibatches must together hold every example exactly once (X[order[start:"
+                        "start + batch_size]] for start in range(0, len(X), batch_size))")
+        orders.append(order)
+    if orders[0] == orders[1]:
+        return Fail("two epochs with the same generator visited the examples in the same order: draw the order "
+                    "from the generator you are given each epoch (don't re-seed it or copy it)",
+                    mistake=RESEEDED_THE_GENERATOR)
+    initial = [torch.from_numpy(p.array.copy()) for p in got["initial"]]
+    batches = [[[int(i) for i in r] for r in (c["rows"] for c in epoch["calls"])] for epoch in got["epochs"]]
+    with one_torch_thread():       # tiny tensors: torch's thread pool would make this 10x slower
+        losses, params = _replay_epochs(X, y, initial, batches, batch_size)
+    # float32 through 10 momentum steps: another order of the same sums moves results by ~1e-6.
+    fail = compare_values([float(ep["loss"]) for ep in got["epochs"]], losses, rtol=1e-4, atol=1e-5,
+                          where="the epochs' mean losses, against your own minibatches replayed")
+    if fail is None:
+        fail = compare_values([p.array for p in got["params"]], [p.numpy() for p in params], rtol=1e-4, atol=1e-5,
+                              where="the parameters after two epochs, against your own minibatches replayed")
+    if fail is None or compare_values(got, expected, rtol=1e-4, atol=1e-5) is None:
+        return None
+    fail.message += (": on each minibatch, forward, F.cross_entropy, optimizer.zero_grad(), loss.backward(), "
+                     "optimizer.step() with the optimizer you were given (its momentum and each parameter "
+                     "group's lr), and weight each batch's loss by its size")
+    return fail
+
+
+def _mean_loss(losses, sizes):
     return float(np.mean([l.item() for l in losses]))
 
 
+def _weighted_loss(losses, sizes):
+    return float(sum(l.item() * k for l, k in zip(losses, sizes)) / sum(sizes))
+
+
 def _make_train_epoch(zero_grad=True, step=True, shuffle=True, use_generator=True, summarise=_mean_loss,
-                      train_mode=True):
+                      train_mode=True, copy_generator=False, last_batch=True, own_optimizer=False):
+    """A training epoch with one thing wrong. `summarise(losses, sizes)` makes the returned loss:
+    `_mean_loss` averages the batch losses unweighted (what the older mistakes do), `_weighted_loss`
+    is the right mean, for the mistakes about something else. zero_grad="once": once per epoch."""
     def train_epoch(model, X, y, optimizer, batch_size, generator):
         if train_mode:
             model.train()
         n = len(X)
         if not shuffle:
             order = torch.arange(n)
+        elif copy_generator:
+            order = torch.randperm(n, generator=torch.Generator().set_state(generator.get_state()))
         else:
             order = torch.randperm(n, generator=generator if use_generator else None)
-        losses = []
-        for start in range(0, n, batch_size):
+        if own_optimizer:     # plain SGD at the first group's lr: no momentum, one lr for all
+            optimizer = torch.optim.SGD(model.parameters(), lr=optimizer.param_groups[0]["lr"])
+        if zero_grad == "once":
+            optimizer.zero_grad()
+        losses, sizes = [], []
+        for start in range(0, n if last_batch else n - n % batch_size, batch_size):
             idx = order[start:start + batch_size]
             loss = F.cross_entropy(model(X[idx]), y[idx])
-            if zero_grad:
+            if zero_grad is True:
                 optimizer.zero_grad()
             loss.backward()
             if step:
                 optimizer.step()
             losses.append(loss)
-        return summarise(losses)
+            sizes.append(len(idx))
+        return summarise(losses, sizes)
     return train_epoch
+
+
+AVERAGED_THE_BATCHES_UNWEIGHTED = Mistake("averaged the batch losses without their sizes",
+                                          "a short last batch must count less: add loss.item() * len(batch) for each "
+                                          "batch and divide by len(X), instead of averaging the batch losses.",
+                                          _make_train_epoch(summarise=_mean_loss))
+DROPPED_THE_SHORT_LAST_BATCH = Mistake("dropped the short last batch",
+                                       "range(0, len(X), batch_size) visits every example: the last minibatch may be "
+                                       "shorter, and it still gets its step.",
+                                       _make_train_epoch(summarise=_weighted_loss, last_batch=False))
+RESEEDED_THE_GENERATOR = Mistake("shuffled with a copy of the generator",
+                                 "pass the generator itself to torch.randperm: drawing from it moves it on, so the next "
+                                 "epoch gets a new order; a copy (or a re-seed) repeats the same order every epoch.",
+                                 _make_train_epoch(summarise=_weighted_loss, copy_generator=True))
+ZEROED_THE_GRADIENTS_ONCE = Mistake("zeroed the gradients once per epoch",
+                                    "optimizer.zero_grad() belongs inside the loop, before every loss.backward(): "
+                                    "otherwise each minibatch's gradient is added to all the earlier ones.",
+                                    _make_train_epoch(summarise=_weighted_loss, zero_grad="once"))
+BUILT_ITS_OWN_OPTIMIZER = Mistake("stepped with an optimizer of its own",
+                                  "step the optimizer you are given: it carries its settings (momentum, a learning "
+                                  "rate per parameter group) and its state from one epoch to the next.",
+                                  _make_train_epoch(summarise=_weighted_loss, own_optimizer=True))
 
 
 RETURNED_THE_LAST_BATCH_S_LOSS = Mistake("returned the last batch's loss",
                                          "return the mean over the whole epoch (every batch's loss averaged), not the last "
                                          "batch's loss alone.",
-                                         _make_train_epoch(summarise=lambda losses: losses[-1].item()))
+                                         _make_train_epoch(summarise=lambda losses, sizes: losses[-1].item()))
 RETURNED_A_TENSOR = Mistake("returned a tensor",
                             "return loss.item() values (Python floats): a tensor that requires grad keeps its "
                             "whole graph alive.",
-                            _make_train_epoch(summarise=lambda losses: torch.stack(losses).mean()))
+                            _make_train_epoch(summarise=lambda losses, sizes: torch.stack(losses).mean()))
 FORGOT_OPTIMIZER_STEP = Mistake("forgot optimizer.step()",
                                 "loss.backward() only computes gradients; optimizer.step() applies them.",
                                 _make_train_epoch(step=False))
 SUMMED_THE_BATCH_LOSSES = Mistake("summed the batch losses",
                                   "return the mean loss of the epoch: the batch losses' average, not their sum.",
-                                  _make_train_epoch(summarise=lambda losses: float(sum(l.item() for l in losses))))
+                                  _make_train_epoch(summarise=lambda losses, sizes: float(sum(l.item() for l in losses))))
 IGNORED_THE_GENERATOR = Mistake("ignored the generator",
                                 "torch.randperm(n) without generator= draws from the global RNG; pass "
                                 "generator=generator so a seed reproduces the run.",
@@ -471,9 +785,16 @@ train_epoch = Exercise(
              lambda rng: _data(rng, 32), run=_run_three, compare=_compare_three),
         Case("a model left in eval mode is switched to train mode", lambda rng: _data(rng, 16),
              run=_run_mode, compare=_compare_mode),
+        Case("lr = 0, 40 examples in batches of 16: the short last batch counts less", lambda rng: _data(rng, 40),
+             run=_run_lr_zero_short_last, compare=_compare_weighted,
+             why="the epoch's mean loss weights each batch by its size"),
+        Case("33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed",
+             lambda rng: _data(rng, 33), run=_run_replayable, compare=_compare_replay,
+             why="your own minibatches, replayed with the five lines, must give your parameters and losses"),
     ],
     mistakes=[
         RETURNED_A_TENSOR,
+        AVERAGED_THE_BATCHES_UNWEIGHTED,   # before the older mistakes, which average unweighted too
         Mistake("forgot optimizer.zero_grad()",
                 "PyTorch ADDS each backward() into .grad: call optimizer.zero_grad() before every "
                 "loss.backward(), or each step uses the sum of all gradients so far.",
@@ -484,6 +805,24 @@ train_epoch = Exercise(
         IGNORED_THE_GENERATOR,
         DID_NOT_SHUFFLE,
         FORGOT_MODEL_TRAIN,
+        DROPPED_THE_SHORT_LAST_BATCH,
+        RESEEDED_THE_GENERATOR,
+        ZEROED_THE_GRADIENTS_ONCE,
+        BUILT_ITS_OWN_OPTIMIZER,
+    ],
+    requirements=[
+        Requirement('put the model in training mode (`model.train()`)', 'a model left in eval mode is switched to train mode', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement('shuffle with `torch.randperm(len(X), generator=generator)`', 'the same generator seed reproduces a run, another seed does not', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement('run the five lines on each minibatch', 'two full-batch epochs are two SGD steps', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement('optimizer.zero_grad()                        # .grad ACCUMULATES: clear it first', 'two full-batch epochs are two SGD steps', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement('optimizer.step()                             # p -= lr * p.grad (for SGD)', 'two full-batch epochs are two SGD steps', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement('Write `train_epoch(model, X, y, optimizer, batch_size, generator)`', 'two full-batch epochs are two SGD steps', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement("return the epoch's **mean** loss as a Python float (`loss.item()`", 'two full-batch epochs are two SGD steps', "lr = 0: the mean loss is the whole set's loss"),
+        Requirement('weight each batch by its size, so a short last batch counts less', 'lr = 0, 40 examples in batches of 16: the short last batch counts less', '33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed'),
+        Requirement("Differences around 10^{-9} are float32 rounding", not_checked="about manual_mlp_grads' proof cell above"),
+        Requirement("Take a two-layer network", not_checked="manual_mlp_grads' section, above this exercise's own"),
+        Requirement("| gradient | formula | shape |", not_checked="manual_mlp_grads' table, above this exercise's own section"),
+        Requirement("Write `evaluate(model, X, y)`: the accuracy", not_checked="the next exercise, evaluate, checked there"),
     ],
     time_limit=20.0,   # four short trainings; generous for a busy machine
 )
@@ -524,20 +863,32 @@ def _compare_evaluate(got, expected, args):
                     "(evaluation needs no gradients, and recording costs memory and time)",
                     mistake=FORGOT_TORCH_NO_GRAD)
     acc = got["accuracy"]
+    if isinstance(acc, TensorValue):
+        return Fail(f"evaluate returned {describe(acc)}; return a Python float in [0, 1] (.item())",
+                    mistake=EVAL_RETURNED_A_TENSOR)
     if isinstance(acc, (int, float)) and not isinstance(acc, bool) and acc > 1:
         return Fail(f"accuracy {acc} is more than 1: return the fraction of correct predictions, "
                     "not their count", mistake=RETURNED_A_COUNT)
     return compare_values(acc, expected["accuracy"], rtol=1e-6, atol=1e-6, where="accuracy")
 
 
-def _make_evaluate(eval_mode=True, no_grad=True, fraction=True):
+def _make_evaluate(eval_mode=True, no_grad=True, fraction=True, tensor=False):
     def evaluate(model, X, y):
         if eval_mode:
             model.eval()
         with torch.set_grad_enabled(not no_grad):
-            correct = (model(X).argmax(dim=1) == y).sum().item()
+            hits = model(X).argmax(dim=1) == y
+        if tensor:
+            return hits.float().mean()
+        correct = hits.sum().item()
         return correct / len(y) if fraction else correct
     return evaluate
+
+
+EVAL_RETURNED_A_TENSOR = Mistake("returned a tensor",
+                                 "(predictions == y).float().mean() is a 0-d tensor; .item() turns it into the "
+                                 "Python float the exercise asks for.",
+                                 _make_evaluate(tensor=True))
 
 
 FORGOT_MODEL_EVAL = Mistake("forgot model.eval()",
@@ -564,6 +915,21 @@ evaluate = Exercise(
         FORGOT_MODEL_EVAL,
         FORGOT_TORCH_NO_GRAD,
         RETURNED_A_COUNT,
+        EVAL_RETURNED_A_TENSOR,
+    ],
+    requirements=[
+        Requirement("Write `evaluate(model, X, y)`: the accuracy, a float in [0, 1]", "a model with dropout, 40 examples",
+                    "a batch of one"),
+        Requirement("computed in **eval mode** (`model.eval()`: dropout off, as you will use the model)",
+                    "a model with dropout, 40 examples"),
+        Requirement("and **without recording gradients** (`with torch.no_grad():`)", "a model with dropout, 40 examples"),
+        Requirement("Accuracy (a float in [0, 1]) of model on (X, y), in eval mode and without gradients",
+                    "a model with dropout, 40 examples", "a batch of one"),
+        Requirement("put the model in training mode (`model.train()`), shuffle with `torch.randperm(len(X), "
+                    "generator=generator)`", not_checked="train_epoch's instructions, in the same section"),
+        Requirement("weight each batch by its size, so a short last batch counts less", not_checked="train_epoch's"),
+        Requirement("Differences around 10^{-9} are float32 rounding", not_checked="about manual_mlp_grads' proof cell"),
+        Requirement("| gradient | formula | shape |", not_checked="manual_mlp_grads' table, above this exercise's section"),
     ],
 )
 

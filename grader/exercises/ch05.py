@@ -11,8 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..compare import Fail, close, compare_values
-from ..engine import Case, Exercise, Mistake
+from ..compare import Fail, close, compare_values, describe
+from ..engine import Case, Exercise, Mistake, Requirement
+from ..values import TensorValue
 from .common import module_case, module_compare
 
 ALPHABET = list("abcdefghij ,.\n")
@@ -77,6 +78,8 @@ build_vocab = Exercise(
         Case("a short text with repeated characters", lambda rng: (random_text(rng, 40),)),
         Case("characters in reverse order of first appearance", lambda rng: ("zyx zyx\nabc!",)),
         Case("a single character", lambda rng: ("aaaa",)),
+        Case("a space and a newline only at the ends", lambda rng: (" abba\n",),
+             why="every character is a token, whitespace included, wherever it occurs"),
     ],
     compare=_vocab_compare,
     mistakes=[
@@ -87,6 +90,21 @@ build_vocab = Exercise(
                 "embedding table of V rows: enumerate(chars), not enumerate(chars, 1).",
                 lambda text: ({c: i for i, c in enumerate(sorted(set(text)), 1)},
                               {i: c for i, c in enumerate(sorted(set(text)), 1)})),
+        Mistake("stripped the text",
+                "every character of the text is a token, spaces and newlines included (the model must "
+                "learn to write them): build the vocabulary from the text as it is, not text.strip().",
+                lambda text: vocab(text.strip())),
+    ],
+    requirements=[
+        Requirement("Write `build_vocab(text) -> (stoi, itos)`", "a short text with repeated characters"),
+        Requirement("every distinct character of the text is one token",
+                    "a short text with repeated characters", "a single character",
+                    "a space and a newline only at the ends"),
+        Requirement("at the level of single characters", "a single character"),
+        Requirement("The ids are the positions of the characters in the **sorted** list of the distinct characters",
+                    "characters in reverse order of first appearance", "a short text with repeated characters"),
+        Requirement("`itos` (\"integer to string\"): a dict from id back to character, its inverse",
+                    "a short text with repeated characters", "characters in reverse order of first appearance"),
     ],
 )
 
@@ -120,6 +138,18 @@ def _raise_compare(what):
     return compare
 
 
+def _ids_list_compare(got, expected, args):
+    """A Python list of Python ints, as the instructions say: not a tuple, not 0-d tensors."""
+    if isinstance(expected, list) and isinstance(got, (list, tuple)) and len(got) == len(expected):
+        if not isinstance(got, list):
+            return Fail(f"encode returns a Python list of ints, got a {type(got).__name__}: wrap it in list(...)")
+        odd = next((v for v in got if not isinstance(v, int) or isinstance(v, bool)), None)
+        if odd is not None:
+            return Fail(f"encode returns a list of Python ints, but one item is {describe(odd)}: "
+                        "use the ids of stoi as they are (int(...) turns a 0-d tensor into an int)")
+    return compare_values(got, expected)
+
+
 def _encode_inputs(rng, n):
     text = random_text(rng, 30)
     return random_text(rng, n, sorted(set(text))), vocab(text)[0]
@@ -138,7 +168,7 @@ encode = Exercise(
         Case("an unknown character '@' (a clear error naming it)", _unknown_char,
              run=_raises_naming(lambda args: "@"), compare=_raise_compare("unknown character")),
     ],
-    compare=close(),
+    compare=_ids_list_compare,
     mistakes=[
         Mistake("skipped unknown characters",
                 "dropping a character silently changes the text the model sees; raise a "
@@ -152,6 +182,21 @@ encode = Exercise(
                 "encode returns a plain Python list of ints; wrap it with torch.tensor(...) "
                 "where you need a tensor.",
                 lambda text, stoi: torch.tensor([stoi[c] for c in text], dtype=torch.long)),
+        Mistake("returned a tuple",
+                "encode returns a Python list, as the instructions say: "
+                "[stoi[ch] for ch in text], not tuple(...).",
+                lambda text, stoi: tuple(stoi[c] for c in text)),
+    ],
+    requirements=[
+        Requirement("`encode(text, stoi)` maps each character to its id and returns a Python `list` of ints",
+                    "a text of 20 known characters", "the empty string"),
+        Requirement("must stop the program with a clear `KeyError` or `ValueError` whose message *names the character*",
+                    "an unknown character '@' (a clear error naming it)",
+                    not_checked="(the ValueError half) either error is accepted; the reference raises KeyError, "
+                                "tests/alternatives/ch05.py's encode raises ValueError and passes"),
+        Requirement("not be skipped, and not be quietly mapped to id 0", "an unknown character '@' (a clear error naming it)"),
+        Requirement("Raises KeyError naming any character not in `stoi`", "an unknown character '@' (a clear error naming it)"),
+        Requirement("Round trip: `decode(encode(s, stoi), itos) == s`", "a text of 20 known characters", "the empty string"),
     ],
 )
 
@@ -167,6 +212,19 @@ def _unknown_id(rng):
     return ids[:3] + [99] + ids[3:], itos
 
 
+def _negative_id(rng):
+    ids, itos = _decode_inputs(rng, 6)
+    return ids[:2] + [-1] + ids[2:], itos
+
+
+def _decode_by_list(ids, itos):
+    chars = [itos[i] for i in range(len(itos))]      # Python lists read -1 as the last item
+    ids = ids.tolist() if torch.is_tensor(ids) else ids
+    if any(i >= len(chars) for i in ids):
+        raise KeyError(f"id {max(ids)} is not in the vocabulary")
+    return "".join(chars[i] for i in ids)
+
+
 decode = Exercise(
     id="05.decode", points=1, difficulty="easy", minutes=5, pure=True,
     cases=[
@@ -175,6 +233,9 @@ decode = Exercise(
         Case("an empty list", lambda rng: ([], vocab("abc")[1])),
         Case("an unknown id 99 (a clear error naming it)", _unknown_id,
              run=_raises_naming(lambda args: 99), compare=_raise_compare("unknown id")),
+        Case("a negative id -1 is outside the vocabulary too", _negative_id,
+             run=_raises_naming(lambda args: -1), compare=_raise_compare("unknown id"),
+             why="an itos turned into a list would read -1 as the last character, silently"),
     ],
     compare=close(),
     mistakes=[
@@ -185,6 +246,23 @@ decode = Exercise(
                 "characters follow each other directly, spaces are characters of their own: "
                 "join with \"\", not \" \".",
                 lambda ids, itos: " ".join(itos[i] for i in (ids.tolist() if torch.is_tensor(ids) else ids))),
+        Mistake("negative ids read from the end",
+                "ids run from 0 to len(itos) - 1; a list of characters indexed with -1 silently gives "
+                "the last one. Look ids up in the itos dict, or check 0 <= id < len(itos), and raise "
+                "a KeyError naming any other id.", _decode_by_list),
+    ],
+    requirements=[
+        Requirement("`decode(ids, itos)` maps back and joins the characters into one string",
+                    "a list of 20 ids", "an empty list"),
+        Requirement("`decode` must accept a 1-D tensor as well as a list", "a 1-D tensor of ids (as a model produces them)"),
+        Requirement("Round trip: `decode(encode(s, stoi), itos) == s`", "a list of 20 ids", "an empty list"),
+        Requirement("Likewise `decode` of an id outside the vocabulary raises a `KeyError` or `ValueError` naming the id",
+                    "an unknown id 99 (a clear error naming it)", "a negative id -1 is outside the vocabulary too",
+                    not_checked="(the ValueError half) either error is accepted; the reference raises KeyError, "
+                                "tests/alternatives/ch05.py's decode raises ValueError and passes"),
+        Requirement("A list (or 1-D tensor) of ids -> the string. Raises KeyError naming any unknown id",
+                    "a list of 20 ids", "a 1-D tensor of ids (as a model produces them)",
+                    "an unknown id 99 (a clear error naming it)"),
     ],
 )
 
@@ -295,6 +373,9 @@ Y_NOT_SHIFTED = Mistake("y not shifted",
                         "the target of x[t] is the next id: y = data[s+1 : s+1+block_size].",
                         _gb_not_shifted)
 
+ALL_BATCH_CASES = (f"{DRAWS} batches of 8 windows of 4 from 24 ids", f"{DRAWS} batches of one window",
+                   "block_size = len(data) - 1: a single possible start")
+
 get_batch = Exercise(
     id="05.get_batch", points=2, difficulty="medium", minutes=15, pure=True,
     cases=[
@@ -312,6 +393,22 @@ get_batch = Exercise(
         NEVER_STARTS_AT_0,
         IGNORED_THE_GENERATOR,
     ],
+    requirements=[
+        Requirement("A **batch** stacks `batch_size` $= B$ windows with random starts: `x` and `y` are `(B, T)` `torch.long` tensors",
+                    *ALL_BATCH_CASES),
+        Requirement("Random windows of `data` (1-D long tensor): x, y of shape (batch_size, block_size), y = x shifted by one",
+                    *ALL_BATCH_CASES),
+        Requirement("A window of `block_size` $= T$ ids starting at position $s$ is an input; the *same window shifted by one* is its target",
+                    *ALL_BATCH_CASES),
+        Requirement("the starts are $0, 1, \\dots, N - T - 1$, that is **$N - T$ of them**",
+                    *ALL_BATCH_CASES),
+        Requirement("the first *and the last* possible start both appear",
+                    *ALL_BATCH_CASES),
+        Requirement("the same seeded `torch.Generator` must give the same batch, whatever else used the global random state meanwhile",
+                    *ALL_BATCH_CASES),
+        Requirement("The `generator` argument makes the batches reproducible", *ALL_BATCH_CASES),
+        Requirement("shapes and dtype", *ALL_BATCH_CASES),
+    ],
 )
 
 # ---------------------------------------------------------------- embedding_lookup
@@ -327,6 +424,8 @@ embedding_lookup = Exercise(
         Case("a 1-D list of 7 ids, V=6, C=8", lambda rng: (_table(rng, 6, 8), long_tensor(rng.integers(0, 6, 7)))),
         Case("a (B, T) = (3, 5) batch of ids", lambda rng: (_table(rng, 12, 6), long_tensor(rng.integers(0, 12, (3, 5))))),
         Case("a batch of one id, (1, 1)", lambda rng: (_table(rng, 5, 3), long_tensor([[4]]))),
+        Case("ids of three axes, (2, 3, 4): any shape S", lambda rng: (_table(rng, 7, 5), long_tensor(rng.integers(0, 7, (2, 3, 4)))),
+             why="the result is S + (C,) for every shape S of ids, not only (T,) and (B, T)"),
     ],
     # picking rows is exact, and so is one_hot @ E (one weight times 1, plus zeros)
     compare=close(rtol=0, atol=0),
@@ -339,14 +438,46 @@ embedding_lookup = Exercise(
                 "(B, T, C). E[ids] does that by itself; do not flatten ids first.",
                 lambda E, ids: E[ids.reshape(-1)]),
     ],
+    requirements=[
+        Requirement("`E` is `(V, C)` float32", "a 1-D list of 7 ids, V=6, C=8", "a (B, T) = (3, 5) batch of ids"),
+        Requirement("`ids` is a long tensor of *any* shape $S$", "a 1-D list of 7 ids, V=6, C=8",
+                    "a (B, T) = (3, 5) batch of ids", "ids of three axes, (2, 3, 4): any shape S"),
+        Requirement("the result has shape $S + (C,)$", "a 1-D list of 7 ids, V=6, C=8", "a (B, T) = (3, 5) batch of ids",
+                    "a batch of one id, (1, 1)", "ids of three axes, (2, 3, 4): any shape S"),
+        Requirement("we index: `E[ids]`", "a 1-D list of 7 ids, V=6, C=8", "a (B, T) = (3, 5) batch of ids"),
+    ],
 )
 
 # ---------------------------------------------------------------- bigram_counts
 
 
 def _counts_compare(got, expected, args):
-    """Counts are whole numbers: any integer (or whole-valued float) dtype, exact values."""
-    return compare_values(got, expected, rtol=0, atol=0, check_dtype=False)
+    """Exact whole numbers, as the int64 the docstring asks for (a float32 table of counts is
+    recognised by name: `torch.zeros(V, V)` is the usual cause)."""
+    if isinstance(got, TensorValue) and isinstance(expected, TensorValue) and got.dtype != expected.dtype \
+            and compare_values(got, expected, rtol=0, atol=0, check_dtype=False) is None:
+        return Fail(f"the counts are right but their dtype is {got.dtype}; the docstring asks for int64 "
+                    "(torch.long) counts", mistake=FLOAT_COUNTS)
+    return compare_values(got, expected, rtol=0, atol=0)
+
+
+def _float_counts(ids, V):
+    counts = torch.zeros(V, V)                # float32 by default
+    for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
+        counts[a, b] += 1
+    return counts
+
+
+def _fancy_index_counts(ids, V):
+    counts = torch.zeros(V, V, dtype=torch.long)
+    counts[ids[:-1], ids[1:]] += 1            # a repeated (a, b) is written, not added, once
+    return counts
+
+
+FLOAT_COUNTS = Mistake("counts in float32",
+                       "torch.zeros(V, V) is float32; counts are whole numbers and the docstring asks for "
+                       "int64: torch.zeros(V, V, dtype=torch.long), or torch.bincount, which counts in int64.",
+                       _float_counts)
 
 
 def _loop_counts(ids, V, pairs):
@@ -376,6 +507,23 @@ bigram_counts = Exercise(
         Mistake("missed the last pair",
                 "range(len(ids) - 2) stops one pair early: the pairs are t = 0 .. len(ids) - 2.",
                 lambda ids, V: _loop_counts(ids, V, zip(ids[:-2].tolist(), ids[1:-1].tolist()))),
+        FLOAT_COUNTS,
+        Mistake("+= on repeated pairs counted once",
+                "counts[ids[:-1], ids[1:]] += 1 reads all cells, adds 1 and writes them back, so a "
+                "pair that occurs 5 times is counted once. Count with torch.bincount(a * V + b, "
+                "minlength=V * V), index_put_(..., accumulate=True), or a loop.",
+                _fancy_index_counts),
+    ],
+    requirements=[
+        Requirement("1-D long tensor of ids -> (V, V) int64 counts, N[a, b] = how often b follows a",
+                    "50 ids from a vocabulary of 6", "two ids: one pair", "a vocabulary of 9 where most characters never occur"),
+        Requirement("row = current character, column = next", "50 ids from a vocabulary of 6", "two ids: one pair"),
+        Requirement("a 1-D long tensor of $n$ ids has $n - 1$ consecutive pairs; no wrap-around from the last id to the first",
+                    "two ids: one pair", "50 ids from a vocabulary of 6"),
+        Requirement("Write `bigram_counts(ids, vocab_size)`", "a vocabulary of 9 where most characters never occur",
+                    "50 ids from a vocabulary of 6"),
+        Requirement("the result has shape $S + (C,)$", not_checked="section 5's sentence about embedding_lookup, "
+                    "which the tracer reads as part of this section (the (V, V) shape is checked above)"),
     ],
 )
 
@@ -396,6 +544,19 @@ def _nll_inputs(rng, unseen=False, smoothing=None):
     return (counts, ids) if smoothing is None else (counts, ids, smoothing)
 
 
+def _nll_compare(got, expected, args):
+    """A Python float (the signature says so), within 1e-5 relative: float32 and float64 logs
+    differ around 1e-7 relative, the known mistakes by far more."""
+    if not isinstance(got, float):
+        return Fail(f"bigram_nll returns a Python float, got {describe(got)}", mistake=RETURNED_A_TENSOR)
+    return compare_values(got, expected, rtol=1e-5, atol=1e-6)
+
+
+RETURNED_A_TENSOR = Mistake("returned a tensor",
+                            "the loss is one number: .item() turns a 0-d tensor into the Python float "
+                            "the signature promises (-> float).",
+                            lambda c, ids, s=1.0: -_ref_probs(c, s)[ids[:-1], ids[1:]].log().mean())
+
 bigram_nll = Exercise(
     id="05.bigram_nll", points=1, difficulty="medium", minutes=10, pure=True,
     cases=[
@@ -403,8 +564,7 @@ bigram_nll = Exercise(
         Case("a pair never seen in training (smoothing keeps it finite)", lambda rng: _nll_inputs(rng, unseen=True)),
         Case("smoothing=0.1", lambda rng: _nll_inputs(rng, smoothing=0.1)),
     ],
-    # float32 and float64 logs differ around 1e-7 relative; anything closer than 1e-5 is right
-    compare=close(rtol=1e-5, atol=1e-6, check_dtype=False),
+    compare=_nll_compare,
     mistakes=[
         Mistake("normalised columns",
                 "P(next | current) is a row of the table: divide each row by its own sum, "
@@ -420,6 +580,21 @@ bigram_nll = Exercise(
                 "add `smoothing` to every count before normalising; without it an unseen pair "
                 "has probability 0 and an infinite loss.",
                 lambda c, ids, s=1.0: -_ref_probs(c, 0.0)[ids[:-1], ids[1:]].log().mean().item()),
+        RETURNED_A_TENSOR,
+    ],
+    requirements=[
+        Requirement("Write `bigram_nll(counts, ids, smoothing=1.0) -> float` (a Python float, in nats)",
+                    "20 ids, default smoothing 1.0", "smoothing=0.1"),
+        Requirement("Normalising each row turns counts into probabilities", "20 ids, default smoothing 1.0"),
+        Requirement("The standard measure is the **average negative log-likelihood** of each next character",
+                    "20 ids, default smoothing 1.0", "smoothing=0.1"),
+        Requirement("**Smoothing** adds a pseudo-count $\\alpha$ to every cell before normalising",
+                    "smoothing=0.1", "a pair never seen in training (smoothing keeps it finite)"),
+        Requirement("A pair never seen in training has $P = 0$", "a pair never seen in training (smoothing keeps it finite)"),
+        Requirement("`E` is `(V, C)` float32", not_checked="section 5's sentence about embedding_lookup, "
+                    "which the tracer reads as part of this section"),
+        Requirement("the result has shape $S + (C,)$", not_checked="section 5's sentence about embedding_lookup, "
+                    "which the tracer reads as part of this section"),
     ],
 )
 
@@ -429,6 +604,13 @@ bigram_nll = Exercise(
 def _bigram_call(model, idx, targets):
     logits, loss = model(idx, targets)
     return logits, loss
+
+
+def _bigram_gradient(model, idx, targets):
+    """The gradient the loss sends into the table: the table is learned by backpropagation."""
+    _, loss = model(idx, targets)
+    loss.backward()
+    return model.token_embedding_table.weight.grad
 
 
 def _bigram_inputs(rng, V, B, T, with_targets=True):
@@ -480,12 +662,17 @@ class _Misnamed(torch.nn.Module):
 
 _bigram_run = module_case("grader.reference.ch05.BigramLM", _bigram_call)
 
+_grad_compare = module_compare(close(rtol=1e-5, atol=1e-7))
+
 BigramLM = Exercise(
     id="05.BigramLM", points=2, difficulty="medium", minutes=15,
     cases=[
         Case("B=4, T=8, V=11 with targets", lambda rng: _bigram_inputs(rng, 11, 4, 8), run=_bigram_run),
         Case("without targets: (logits, None)", lambda rng: _bigram_inputs(rng, 7, 2, 5, False), run=_bigram_run),
         Case("a batch of one token, (1, 1)", lambda rng: _bigram_inputs(rng, 5, 1, 1), run=_bigram_run),
+        Case("the loss's gradient reaches the table", lambda rng: _bigram_inputs(rng, 6, 3, 4),
+             run=module_case("grader.reference.ch05.BigramLM", _bigram_gradient), compare=_grad_compare,
+             why="the rows are learned by training on this loss: it must be a tensor connected to the table"),
     ],
     # the same weights give the same logits exactly; the loss may be reduced in another
     # order (float32: a few 1e-7 relative)
@@ -507,6 +694,26 @@ BigramLM = Exercise(
                 "name the table exactly `token_embedding_table`: weights are saved and loaded by "
                 "attribute name.",
                 _Misnamed),
+    ],
+    requirements=[
+        Requirement("Write `BigramLM(vocab_size)`, an `nn.Module` with one attribute `token_embedding_table = nn.Embedding(vocab_size, vocab_size)`",
+                    "B=4, T=8, V=11 with targets", "without targets: (logits, None)", "a batch of one token, (1, 1)"),
+        Requirement("(the grader loads its reference weights into your model by that name)",
+                    "B=4, T=8, V=11 with targets"),
+        Requirement("`forward(idx, targets=None) -> (logits, loss)`, where `loss` is `None` when no targets are given",
+                    "without targets: (logits, None)", "B=4, T=8, V=11 with targets"),
+        Requirement("but *return* the logits in their `(B, T, V)` shape", "B=4, T=8, V=11 with targets",
+                    "a batch of one token, (1, 1)"),
+        Requirement("idx, targets: (B, T) long -> logits (B, T, V), mean cross-entropy loss or None",
+                    "B=4, T=8, V=11 with targets", "the loss's gradient reaches the table"),
+        Requirement("Do not apply a softmax yourself", "B=4, T=8, V=11 with targets", "the loss's gradient reaches the table"),
+        Requirement("its rows are learned like any other weights", "the loss's gradient reaches the table"),
+        Requirement("`E` is `(V, C)` float32", not_checked="section 5's sentence about embedding_lookup, "
+                    "which the tracer reads as part of this section"),
+        Requirement("Sample: start from a newline", not_checked="the notebook's demonstration of the counting model, "
+                    "not an instruction for BigramLM"),
+        Requirement("every model up to chapter 10's GPT keeps this last step unchanged",
+                    not_checked="a remark about the chapters to come"),
     ],
 )
 

@@ -1,13 +1,15 @@
 """Chapter 06, positional encoding: the checks and the mistakes they name.
 
 The encodings are formulas of the position, so the checks compare values; tolerances allow
-the angles to be computed in float32 instead of float64 (explained at each exercise).
+the angles to be computed in float32 instead of float64 (explained at each exercise). What the
+instructions ask beyond the values has a case of its own: the ValueError of
+`relative_shift_matrix` for an odd d_model, and `rotary_embedding` keeping x's dtype (float64).
 """
 import numpy as np
 import torch
 
-from ..compare import close
-from ..engine import Case, Exercise, Mistake
+from ..compare import Fail, close, describe
+from ..engine import Case, Exercise, Mistake, Requirement
 
 
 def _angles(max_len, d_model, exponent, base=10000.0):
@@ -71,6 +73,21 @@ sinusoidal_positional_encoding = Exercise(
                 "(0, 1, 0, 1, ...).",
                 _pe_cos_first),
     ],
+    requirements=[
+        Requirement("Write `sinusoidal_positional_encoding(max_len, d_model)` → a `(max_len, d_model)` float32 tensor",
+                    "max_len=10, d_model=8", "max_len=50, d_model=16", "a single position, d_model=2"),
+        Requirement("the exponent is $2i/d_\\text{model}$ where $2i$ is the **even column index**",
+                    "max_len=10, d_model=8", "max_len=50, d_model=16"),
+        Requirement("sines and cosines are **interleaved**: column 0 is a sine, column 1 its cosine",
+                    "max_len=10, d_model=8", "a single position, d_model=2"),
+        Requirement("the base is $10000$", "max_len=50, d_model=16"),
+        Requirement("An odd $d_\\text{model}$ has one sine column left over at the end, without its cosine",
+                    "an odd d_model=7 (the last sine has no cosine)"),
+        Requirement("float32 is accepted too, within the tolerance explained in the grader",
+                    "max_len=50, d_model=16"),
+        Requirement("embed each word as a random vector",
+                    not_checked="section 1's demonstration that attention ignores order, not this exercise"),
+    ],
 )
 
 # ---------------------------------------------------------------- relative_shift_matrix
@@ -85,6 +102,48 @@ def _shift(k, d_model, angle_of=lambda k, omega: k * omega, transpose=False):
     return (M.T if transpose else M).float()
 
 
+def _raises_value_error(fn, args):
+    """A Case.run: which exception the call raised (its type), or the shape it returned instead."""
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as exc:        # an assert or an IndexError is reported by its type
+        return {"raised": type(exc).__name__}
+    return {"returned": tuple(out.shape) if hasattr(out, "shape") else describe(out)}
+
+
+def _value_error_compare(got, expected, args):
+    if got == expected:
+        return None
+    if "returned" in expected:       # a mistake's outcome, when the engine names mistakes
+        return Fail(f"returned {got}, expected {expected}")
+    if "raised" in got:
+        return Fail(f"for an odd d_model raise a ValueError (raise ValueError(...)), not {got['raised']}",
+                    mistake=ASSERTED_EVEN)
+    return Fail(f"an odd d_model must raise a ValueError (the last sine has no cosine partner); your "
+                f"function returned a matrix of shape {got['returned']}", mistake=NO_CHECK_OF_AN_ODD_D_MODEL)
+
+
+def _shift_unchecked(k, d_model):
+    # one 2x2 block per sine column (torch.block_diag): an odd d_model silently gets d_model + 1 rows
+    return _shift(k, d_model + d_model % 2)
+
+
+def _shift_asserted(k, d_model):
+    assert d_model % 2 == 0, "d_model must be even"
+    return _shift(k, d_model)
+
+
+NO_CHECK_OF_AN_ODD_D_MODEL = Mistake("no check of an odd d_model",
+                                     "for an odd d_model the last sine column has no cosine partner and no "
+                                     "matrix can move it: `if d_model % 2: raise ValueError(...)` first.",
+                                     _shift_unchecked)
+ASSERTED_EVEN = Mistake("assert instead of ValueError",
+                        "an assert raises AssertionError (and disappears under python -O); the instructions ask "
+                        "for a ValueError: `if d_model % 2: raise ValueError(f\"... got {d_model}\")`.",
+                        _shift_asserted)
+
 relative_shift_matrix = Exercise(
     id="06.relative_shift_matrix", points=2, difficulty="hard", minutes=20,
     cases=[
@@ -92,6 +151,8 @@ relative_shift_matrix = Exercise(
         Case("k=5, d_model=16", lambda rng: (5, 16)),
         Case("k=-3 (a shift backwards), d_model=6", lambda rng: (-3, 6)),
         Case("k=0 is the identity, d_model=4", lambda rng: (0, 4)),
+        Case("an odd d_model=7 raises ValueError", lambda rng: (2, 7), run=_raises_value_error,
+             compare=_value_error_compare, why="the instructions ask for a ValueError for an odd d_model"),
     ],
     # |k| <= 5: cos/sin of float32 angles are within about 1e-6 of the float64 ones
     compare=close(rtol=0, atol=1e-5),
@@ -107,6 +168,19 @@ relative_shift_matrix = Exercise(
         Mistake("frequency with i for 2i",
                 "omega_i = 10000^(-2i/d_model), with 2i the even column index, as in the encoding.",
                 lambda k, d: _shift(k, d, angle_of=lambda k, omega: k * omega ** 0.5)),
+        NO_CHECK_OF_AN_ODD_D_MODEL,
+        ASSERTED_EVEN,
+    ],
+    requirements=[
+        Requirement("Write `relative_shift_matrix(k, d_model)` → `(d_model, d_model)` float32, for an even `d_model`",
+                    "k=1, d_model=8", "k=5, d_model=16", "k=0 is the identity, d_model=4"),
+        Requirement("(d_model, d_model) float32 M with PE[pos + k] == PE[pos] @ M.T for every pos",
+                    "k=1, d_model=8", "k=5, d_model=16"),
+        Requirement("the $2\\times 2$ block $R_i(k)$ at rows and columns $(2i, 2i+1)$, and zeros elsewhere",
+                    "k=1, d_model=8", "k=5, d_model=16"),
+        Requirement("raise a `ValueError` for an odd one", "an odd d_model=7 raises ValueError"),
+        Requirement("$k$ may be negative", "k=-3 (a shift backwards), d_model=6"),
+        Requirement("so $M$ is orthogonal: $M^\\top M = I$", "k=0 is the identity, d_model=4", "k=5, d_model=16"),
     ],
 )
 
@@ -128,8 +202,8 @@ def _rope(x, positions, base=10000.0, interleaved=True, sign=1.0, two_i=True):
     return torch.cat([ra, rb], dim=-1)
 
 
-def _rope_inputs(rng, shape, positions, base=None):
-    x = torch.as_tensor(rng.standard_normal(shape), dtype=torch.float32)
+def _rope_inputs(rng, shape, positions, base=None, dtype=torch.float32):
+    x = torch.as_tensor(rng.standard_normal(shape), dtype=dtype)
     positions = torch.as_tensor(positions, dtype=torch.long)
     return (x, positions) if base is None else (x, positions, base)
 
@@ -142,6 +216,8 @@ rotary_embedding = Exercise(
              lambda rng: _rope_inputs(rng, (2, 3, 5, 4), np.arange(10, 15))),
         Case("base=100.0", lambda rng: _rope_inputs(rng, (1, 4, 6), np.arange(4), base=100.0)),
         Case("large vectors, d=64, positions 0..15", lambda rng: _rope_inputs(rng, (16, 64), np.arange(16))),
+        Case("float64 x: the result keeps x's dtype", lambda rng: _rope_inputs(rng, (2, 5, 6), np.arange(3, 8), dtype=torch.float64),
+             why="the result has the dtype of x, whatever precision the angles are computed in"),
     ],
     # angles up to 15 rad: a float32 computation is off by ~1e-6 rad, times |x| <= ~4
     compare=close(rtol=1e-5, atol=1e-5),
@@ -160,6 +236,24 @@ rotary_embedding = Exercise(
         Mistake("ignored base",
                 "use the `base` argument; it is not always 10000.",
                 lambda x, p, base=10000.0: _rope(x, p, 10000.0)),
+        Mistake("result always float32",
+                "the result has the dtype of x: compute the angles in any precision, then cast the "
+                "result (or cos and sin) with .to(x.dtype), not .float().",
+                lambda x, p, base=10000.0: _rope(x, p, base).float()),
+    ],
+    requirements=[
+        Requirement("Write `rotary_embedding(x, positions, base=10000.0)`", "base=100.0",
+                    "one sequence, T=6, d=8, positions 0..5"),
+        Requirement("`x` is `(..., T, d)` (any leading dims: batch, heads)", "one sequence, T=6, d=8, positions 0..5",
+                    "(B, heads, T, d) = (2, 3, 5, 4), positions 10..14 (not starting at 0)"),
+        Requirement("`positions` a `(T,)` tensor of positions (not necessarily starting at 0",
+                    "(B, heads, T, d) = (2, 3, 5, 4), positions 10..14 (not starting at 0)",
+                    "float64 x: the result keeps x's dtype"),
+        Requirement("result the same shape and dtype as `x`", "(B, heads, T, d) = (2, 3, 5, 4), positions 10..14 (not starting at 0)",
+                    "float64 x: the result keeps x's dtype"),
+        Requirement("Pair the dimensions as the formula says, $(2i, 2i+1)$", "one sequence, T=6, d=8, positions 0..5",
+                    "large vectors, d=64, positions 0..15"),
+        Requirement("with $\\theta_i = \\text{base}^{-2i/d}$", "large vectors, d=64, positions 0..15", "base=100.0"),
     ],
 )
 

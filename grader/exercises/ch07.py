@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..compare import Fail, close, compare_values
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from .common import module_case, module_compare, randn, variant
 
 
@@ -45,6 +45,17 @@ attention_scores = Exercise(
                 "the dot product's standard deviation is sqrt(d_k), so divide by math.sqrt(d_k); "
                 "dividing by d_k shrinks the scores too much and the softmax becomes nearly uniform.",
                 lambda Q, K: Q @ K.transpose(-2, -1) / K.shape[-1]),
+    ],
+    requirements=[
+        Requirement("Q (..., T_q, d_k), K (..., T_k, d_k) -> scores (..., T_q, T_k) = Q K^T / sqrt(d_k)",
+                    "square: T_q = T_k = d_k = 4", "a batch: (2, T_q=3, d_k=8) against (2, T_k=5, d_k=8)"),
+        Requirement("The score of query $i$ against key $j$ is their dot product, divided by $\\sqrt{d_k}$",
+                    "square: T_q = T_k = d_k = 4", "a batch of one query, large values"),
+        Requirement("With leading batch dimensions, \"$K^\\top$\" means swapping the **last two** axes only",
+                    "a batch: (2, T_q=3, d_k=8) against (2, T_k=5, d_k=8)", "batch and heads: (2, 2, 6, 16)"),
+        Requirement("$d_k$ is the size of the last axis of $K$ (and of $Q$): the length of the vectors being compared — not the sequence length",
+                    "a batch: (2, T_q=3, d_k=8) against (2, T_k=5, d_k=8)", "batch and heads: (2, 2, 6, 16)",
+                    "a batch of one query, large values"),
     ],
 )
 
@@ -84,6 +95,14 @@ def _sdpa_nan(Q, K, V, mask=None):
     s = _scores(Q, K)
     if mask is not None:
         s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1)
+    return w @ V, w
+
+
+def _sdpa_minus_1e9(Q, K, V, mask=None):
+    s = _scores(Q, K)
+    if mask is not None:
+        s = s.masked_fill(~mask, -1e9)       # a large negative number: no NaN, but no zero row either
     w = torch.softmax(s, dim=-1)
     return w @ V, w
 
@@ -150,6 +169,31 @@ scaled_dot_product_attention = Exercise(
                 "scores.masked_fill(~mask, float('-inf')).",
                 _sdpa_inverted),
         SDPA_NAN_FOR_A_FULLY_MASKED_ROW,
+        Mistake("-1e9 instead of -inf, and no zero row",
+                "with -1e9 a row with no allowed key has equal scores everywhere and gets uniform "
+                "weights 1/T_k, attending to every forbidden key; such a query must attend to nothing: "
+                "zero its weights, weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0).",
+                _sdpa_minus_1e9),
+    ],
+    requirements=[
+        Requirement("Write `scaled_dot_product_attention(Q, K, V, mask=None) -> (out, weights)`",
+                    "no mask: B=2, T=5, d_k=8, d_v=6", "a causal (T, T) mask broadcast over the batch"),
+        Requirement("Returns out (..., T_q, d_v) and weights (..., T_q, T_k)",
+                    "no mask: B=2, T=5, d_k=8, d_v=6", "T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask"),
+        Requirement("The softmax runs over the **keys**, the last axis: each query's weights sum to 1",
+                    "no mask: B=2, T=5, d_k=8, d_v=6", "T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask",
+                    "large scores (x30): the softmax must not overflow"),
+        Requirement("An optional boolean `mask`, broadcastable to `(..., T_q, T_k)`",
+                    "a causal (T, T) mask broadcast over the batch", "T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask",
+                    "a row with no allowed key: zero weights, zero output, no NaN"),
+        Requirement("`True` = allowed", "a causal (T, T) mask broadcast over the batch",
+                    "T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask"),
+        Requirement("Forbidden scores become $-\\infty$ *before* the softmax", "a causal (T, T) mask broadcast over the batch",
+                    "T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask"),
+        Requirement("such a query attends to nothing: **zero weights and a zero output**",
+                    "a row with no allowed key: zero weights, zero output, no NaN"),
+        Requirement("the softmax computes $0/0 = \\text{NaN}$", "a row with no allowed key: zero weights, zero output, no NaN"),
+        Requirement("using your `attention_scores`", not_checked="how the answer is written; the output is graded"),
     ],
 )
 
@@ -177,6 +221,18 @@ class _Head(torch.nn.Module):
         if mask is not None and self.zero_empty_rows:
             w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)   # a query that may see nothing
         return w @ v
+
+
+class _HeadBoth(_Head):
+    def forward(self, x, mask=None):
+        return _sdpa_nan_free(self.query(x), self.key(x), self.value(x), mask)
+
+
+def _sdpa_nan_free(q, k, v, mask):
+    w = torch.softmax(_scores(q, k) if mask is None else _scores(q, k).masked_fill(~mask, float("-inf")), dim=-1)
+    if mask is not None:
+        w = w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return w @ v, w                          # both, as scaled_dot_product_attention returns them
 
 
 def _empty_row_mask():
@@ -221,6 +277,23 @@ SelfAttentionHead = Exercise(
         Mistake("misnamed projections",
                 "name the layers exactly `query`, `key` and `value`: weights are loaded by name.",
                 variant(_Head, names=("q", "k", "v"))),
+        Mistake("returned (out, weights)",
+                "scaled_dot_product_attention returns (out, weights); the head returns only the "
+                "output: out, _ = scaled_dot_product_attention(q, k, v, mask).",
+                _HeadBoth),
+    ],
+    requirements=[
+        Requirement("One head of self-attention: x (B, T, d_model) -> (B, T, d_head)",
+                    "B=2, T=5, d_model=16, d_head=4, no mask", "a batch of one token"),
+        Requirement("Write `SelfAttentionHead(d_model, d_head)` with attributes `query`, `key`, `value`, each an `nn.Linear(d_model, d_head, bias=False)`",
+                    "B=2, T=5, d_model=16, d_head=4, no mask", "a causal mask"),
+        Requirement("(the grader loads its weights into yours by these names)", "B=2, T=5, d_model=16, d_head=4, no mask"),
+        Requirement("`forward(x, mask=None)` using your `scaled_dot_product_attention`; it returns only the output",
+                    "B=2, T=5, d_model=16, d_head=4, no mask", "a causal mask",
+                    "a mask with a row that allows no key: zero output there, no NaN"),
+        Requirement("such a query attends to nothing: **zero weights and a zero output**",
+                    "a mask with a row that allows no key: zero output there, no NaN"),
+        Requirement("in general to float32 rounding", not_checked="a remark on the comparison with PyTorch's function"),
     ],
 )
 

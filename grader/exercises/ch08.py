@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..compare import Fail, close
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from .common import module_case, module_compare, randn, variant
 
 
@@ -44,6 +44,12 @@ causal_mask = Exercise(
                 "return a torch.bool mask (True = may attend), as F.scaled_dot_product_attention "
                 "expects; a float mask of 0/1 would be *added* to the scores.",
                 lambda T: torch.ones(T, T).tril()),
+    ],
+    requirements=[
+        Requirement("Write `causal_mask(T)` → `(T, T)` `torch.bool`", "T=4", "T=7", "T=1: a single position sees itself"),
+        Requirement("Query $t$ may attend to key $s$ exactly when $s \\le t$: the past and itself", "T=4", "T=7"),
+        Requirement("rows = queries, columns = keys, that is the **lower triangle, diagonal included**",
+                    "T=4", "T=1: a single position sees itself"),
     ],
 )
 
@@ -82,6 +88,21 @@ apply_mask = Exercise(
                 "in float16 anyway, and with -1e9 a row with no allowed key becomes a uniform "
                 "average instead of a row that can be detected and zeroed.",
                 _minus_1e9),
+        Mistake("modified scores in place",
+                "masked_fill_ (with the underscore) writes -inf into the caller's scores; return a new "
+                "tensor with masked_fill, which leaves scores as they were.",
+                lambda s, m: s.masked_fill_(~m, float("-inf"))),
+    ],
+    requirements=[
+        Requirement("Write `apply_mask(scores, mask)`: `scores` `(..., T_q, T_k)`, a boolean `mask` broadcastable to it",
+                    "(5, 5) scores, causal mask", "(2, 3, 4) scores, a (2, 1, 4) key mask", "a batch of one, (1, 1, 1)"),
+        Requirement("return a **new** tensor with $-\\infty$ where the mask is `False`",
+                    "(5, 5) scores, causal mask", "(2, 3, 4) scores, a (2, 1, 4) key mask"),
+        Requirement("do not modify `scores` in place: `masked_fill`, not `masked_fill_`", "pure"),
+        Requirement("This course asks for $-\\infty$ all the same", "(5, 5) scores, causal mask"),
+        Requirement("**0** is not \"nothing\" for a softmax", "(5, 5) scores, causal mask"),
+        Requirement("and in float32 it works almost always",
+                    not_checked="why -1e9 is tempting; -inf itself is required above, exactly"),
     ],
 )
 
@@ -109,9 +130,24 @@ def _loop(x, rows):
     return out
 
 
+ALL_PREFIX = tuple(c.name for c in PREFIX_CASES)
+
+
+def _prefix_requirements(how):
+    return [
+        Requirement("(B, T, C) -> (B, T, C)", *ALL_PREFIX),
+        Requirement("$x: (B, T, C) \\to \\bar x: (B, T, C)$", *ALL_PREFIX),
+        Requirement("The simplest way for position $t$ to use its past is to **average** it", *ALL_PREFIX),
+        how,
+    ]
+
+
 prefix_mean_loop = Exercise(
     id="08.prefix_mean_loop", points=1, difficulty="easy", minutes=5, pure=True,
     cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    requirements=_prefix_requirements(
+        Requirement("a Python loop over $t$, `x[:, :t+1].mean(dim=1)`", "B=2, T=5, C=3", "a batch of one, T=1",
+                    not_checked="(the loop) how it is written; the averages are graded")),
     mistakes=[
         Mistake("excluded the current token",
                 "position t averages x[:, :t+1], itself included; x[:, :t] is empty at t = 0 (NaN).",
@@ -134,6 +170,12 @@ def _weights_matmul(T, normalise_dim=1, lower=True):
 prefix_mean_matmul = Exercise(
     id="08.prefix_mean_matmul", points=1, difficulty="medium", minutes=10, pure=True,
     cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    requirements=_prefix_requirements(
+        Requirement("$W_{ts} = 1/(t+1)$ for $s \\le t$ and 0 otherwise — the causal mask with each row divided by its sum",
+                    "B=2, T=5, C=3", "B=3, T=8, C=2, large values")) + [
+        Requirement("broadcast over the batch: `W @ x` is `(T, T) @ (B, T, C) -> (B, T, C)`",
+                    "B=2, T=5, C=3", "B=3, T=8, C=2, large values"),
+    ],
     mistakes=[
         Mistake("rows not normalised",
                 "tril(ones) @ x sums the past; divide each row of the matrix by its sum "
@@ -157,6 +199,9 @@ def _softmax_weights(T, fill=float("-inf"), dim=-1, mask_upper=True):
 prefix_mean_softmax = Exercise(
     id="08.prefix_mean_softmax", points=1, difficulty="medium", minutes=10, pure=True,
     cases=PREFIX_CASES, compare=PREFIX_COMPARE,
+    requirements=_prefix_requirements(
+        Requirement("the same $W$ built as $\\mathrm{softmax}$ of a `(T, T)` matrix of **zeros** with $-\\infty$ above the diagonal",
+                    "B=2, T=5, C=3", "B=3, T=8, C=2, large values")),
     mistakes=[
         Mistake("masked with 0 instead of -inf",
                 "softmax gives a score of 0 the weight e^0 = 1, like any other: fill the future "
@@ -193,6 +238,13 @@ padding_mask = Exercise(
                 "one row per sequence: the shape is (B, T), positions along the columns.",
                 lambda lengths, T: torch.arange(T)[:, None] < lengths[None, :]),
     ],
+    requirements=[
+        Requirement("Write `padding_mask(lengths, T)`: `lengths` a `(B,)` long tensor → `(B, T)` bool",
+                    "lengths [3, 5, 1], T=5", "a batch of one, full length"),
+        Requirement("$P_{bs} = [\\, s < \\ell_b \\,] \\qquad (B, T), \\quad \\text{True at real tokens}",
+                    "lengths [3, 5, 1], T=5", "an empty sequence: lengths [0, 2], T=3"),
+        Requirement("(A length of 0 is possible: an empty sequence.)", "an empty sequence: lengths [0, 2], T=3"),
+    ],
 )
 
 
@@ -207,6 +259,8 @@ combine_masks = Exercise(
         Case("B=2, T=4, lengths [4, 2]", lambda rng: _combine_inputs(rng, [4, 2], 4)),
         Case("B=3, T=5, lengths [1, 3, 5]", lambda rng: _combine_inputs(rng, [1, 3, 5], 5)),
         Case("a batch of one, T=1", lambda rng: _combine_inputs(rng, [1], 1)),
+        Case("an empty sequence: lengths [0, 3], T=3", lambda rng: _combine_inputs(rng, [0, 3], 3),
+             why="a length of 0 is possible: its queries may attend to no key at all"),
     ],
     compare=exact,
     mistakes=[
@@ -220,6 +274,16 @@ combine_masks = Exercise(
         Mistake("forgot the causal mask",
                 "the result must still be causal: causal[None, :, :] & padding[:, None, :].",
                 lambda c, p: p[:, None, :].expand(-1, p.shape[1], -1).clone()),
+    ],
+    requirements=[
+        Requirement("(T, T) causal and (B, T) key-padding masks -> (B, T, T): allowed when both allow",
+                    "B=2, T=4, lengths [4, 2]", "B=3, T=5, lengths [1, 3, 5]", "a batch of one, T=1"),
+        Requirement("query $t$ of sequence $b$ may attend key $s$ when $s \\le t$ **and** key $s$ is a real token",
+                    "B=2, T=4, lengths [4, 2]", "B=3, T=5, lengths [1, 3, 5]"),
+        Requirement("The padding mask applies to the **keys** (the columns)", "B=2, T=4, lengths [4, 2]",
+                    "B=3, T=5, lengths [1, 3, 5]"),
+        Requirement("(A length of 0 is possible: an empty sequence.)", "an empty sequence: lengths [0, 3], T=3"),
+        Requirement("Queries at padded positions still get *some* output", "B=3, T=5, lengths [1, 3, 5]"),
     ],
 )
 
@@ -295,6 +359,9 @@ CausalSelfAttention = Exercise(
              lambda rng: _causal_inputs(rng, 3, 9, 16, 8, 5), run=_causal_run),
         Case("a batch of one token (nothing after it)",
              lambda rng: _causal_inputs(rng, 1, 1, 4, 4, 0), run=_causal_run),
+        Case("a long input, T=40: change the inputs after t=30",
+             lambda rng: _causal_inputs(rng, 1, 40, 8, 4, 30), run=_causal_run,
+             why="the mask is built for the T of the input, not for a fixed size"),
     ],
     compare=module_compare(_causal_compare),
     mistakes=[
@@ -317,6 +384,26 @@ CausalSelfAttention = Exercise(
                 "a mask registered with register_buffer(...) is saved with the weights; register "
                 "it with persistent=False (or build it in forward).",
                 variant(_Causal, saved_mask=True)),
+    ],
+    requirements=[
+        Requirement("`CausalSelfAttention(d_model, d_head)`: attributes `query`, `key`, `value` (`nn.Linear(d_model, d_head, bias=False)`",
+                    "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2",
+                    "B=3, T=9, d_model=16, d_head=8: change the inputs after t=5"),
+        Requirement("the grader loads its weights by them", "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2"),
+        Requirement("`forward(x)` for `x` `(B, T, d_model)` → `(B, T, d_head)`",
+                    "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2", "a batch of one token (nothing after it)"),
+        Requirement("masking with `causal_mask(T)` for the `T` of the input", "a long input, T=40: change the inputs after t=30",
+                    "B=3, T=9, d_model=16, d_head=8: change the inputs after t=5"),
+        Requirement("register it with `persistent=False`, or it becomes part of the state dict",
+                    "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2"),
+        Requirement("the output at $t$ does not change when anything after $t$ changes",
+                    "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2",
+                    "B=3, T=9, d_model=16, d_head=8: change the inputs after t=5",
+                    "a long input, T=40: change the inputs after t=30"),
+        Requirement("it runs your head on $x$ and on a copy whose positions after $t$ are replaced",
+                    "B=2, T=6, d_model=8, d_head=4: change the inputs after t=2"),
+        Requirement("Use chapter 07's `scaled_dot_product_attention`", not_checked="how the answer is written; "
+                    "its outputs are graded"),
     ],
 )
 

@@ -26,7 +26,7 @@ import regex
 
 from ..compare import Fail, compare_values
 from ..data import gpt2_vocab_files
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference import ch13 as ref
 
 
@@ -92,6 +92,13 @@ text_to_bytes = Exercise(
                 "ids and merged ids (256, 257, ...) can live in one list.",
                 lambda text: text.encode("utf-8")),
     ],
+    requirements=[
+        Requirement("The UTF-8 bytes of `text`, as a list of ints in 0..255 (len = number of bytes, not characters).",
+                    "ASCII text: one byte per character", "2-, 3- and 4-byte characters: 'ï', '日', '👍🏽'"),
+        Requirement("writes ASCII characters as one byte each", "ASCII text: one byte per character"),
+        Requirement("and every other character as 2, 3 or 4 bytes", "2-, 3- and 4-byte characters: 'ï', '日', '👍🏽'"),
+        Requirement("def text_to_bytes(text):", "the empty string"),
+    ],
 )
 
 bytes_to_text = Exercise(
@@ -118,6 +125,13 @@ bytes_to_text = Exercise(
                 "errors='ignore' hides broken bytes; GPT-2 uses errors='replace', so that each one "
                 "shows as '\\ufffd' and the text keeps its length.",
                 lambda ids: bytes(ids).decode("utf-8", errors="ignore")),
+    ],
+    requirements=[
+        Requirement("The text whose UTF-8 bytes are `ids` (ints in 0..255)", "the bytes of ASCII text",
+                    "2-, 3- and 4-byte characters", "the empty list"),
+        Requirement('invalid UTF-8 becomes "\\ufffd"', "invalid UTF-8: a lone 0xc3 (half an 'é') and a stray 0xff"),
+        Requirement('GPT-2 decodes with `errors="replace"`, which turns each broken sequence into the replacement '
+                    'character `"\\ufffd"` (�) instead of raising.', "invalid UTF-8: a lone 0xc3 (half an 'é') and a stray 0xff"),
     ],
 )
 
@@ -151,6 +165,14 @@ count_pairs = Exercise(
         Mistake("each pair counted once",
                 "a set of pairs says which pairs occur, not how often: count each occurrence.",
                 lambda ids: {p: 1 for p in zip(ids, ids[1:])}),
+    ],
+    requirements=[
+        Requirement("{(a, b): how many times b directly follows a in ids}, over all len(ids) - 1 adjacent pairs.",
+                    "30 random ids in 0..4", "one id: no pairs at all"),
+        Requirement("`count_pairs` counts all of them, also when they overlap: `[97, 97, 97]` (`\"aaa\"`) holds the pair "
+                    "`(97, 97)` twice", "'aaa': the pair (97, 97) occurs twice, overlapping", "'aaaab': (97, 97) three times"),
+        Requirement("Each merge makes the sequence shorter by the number of pairs it replaced",
+                    not_checked="about merge, not count_pairs; merge's cases check it"),
     ],
 )
 
@@ -211,6 +233,14 @@ merge = Exercise(
                 "pre-tokens again and again, and encode calls it on your data.",
                 _merge_in_place),
     ],
+    requirements=[
+        Requirement("A new list: `ids` with each occurrence of `pair`, left to right, replaced by `new_id`.",
+                    "[1, 2, 3, 1, 2], merging (1, 2) -> 256", "40 random ids in 0..2, merging (0, 1) -> 300", "pure"),
+        Requirement("`merge` scans left to right and, after replacing a pair, continues *after* it, so `\"aaa\"` becomes "
+                    "`[256, 97]`", "'aaa', merging (97, 97): the middle 'a' is used once"),
+        Requirement("Each merge makes the sequence shorter by the number of pairs it replaced",
+                    "[1, 2, 3, 1, 2], merging (1, 2) -> 256", "the pair does not occur", "the empty list"),
+    ],
 )
 
 # ---------------------------------------------------------------- pretokenize
@@ -245,6 +275,21 @@ pretokenize = Exercise(
                 "in GPT-2's pattern the space before a word belongs to it (' ?\\p{L}+'): "
                 "' world' is one pre-token, and one token.",
                 lambda text: regex.findall(SPACES_APART, text)),
+    ],
+    requirements=[
+        Requirement("GPT-2's split of `text` into pre-tokens (strs that concatenate back to `text`).",
+                    "words, punctuation and contractions", "runs of spaces, tabs and newlines"),
+        Requirement("English contractions are their own pieces", "words, punctuation and contractions"),
+        Requirement("(lower case only: `\"I'M\"` splits differently, a known quirk of GPT-2)",
+                    "GPT-2's quirk: upper-case contractions are not split"),
+        Requirement("a run of letters (of any script: `\\p{L}` is \"any Unicode letter\"), with the space before it",
+                    "Unicode letters, digits and emoji", "words, punctuation and contractions"),
+        Requirement("a run of digits; ` ?[^\\s\\p{L}\\p{N}]+` — a run of anything else (punctuation, emoji)",
+                    "Unicode letters, digits and emoji"),
+        Requirement("whitespace, but not the last space before a word", "runs of spaces, tabs and newlines"),
+        Requirement("the whitespace left at the very end.", "runs of spaces, tabs and newlines"),
+        Requirement("Concatenating the pre-tokens gives back the text exactly: nothing is dropped.",
+                    "runs of spaces, tabs and newlines", "Unicode letters, digits and emoji"),
     ],
 )
 
@@ -324,6 +369,7 @@ train_bpe = Exercise(
         Case("vocab_size 256: no merges at all", lambda rng: (ENGLISH, 256)),
         Case("more merges asked for than there are pairs: stops early", lambda rng: ("ab ab", 300),
              run=catching),
+        Case("verbose=True: the same merges (and a progress bar)", lambda rng: (ENGLISH, 256 + 8, True)),
     ],
     compare=_merges_compare,
     mistakes=[
@@ -344,6 +390,22 @@ train_bpe = Exercise(
                 "when every pre-token is a single token there are no pairs to count: stop "
                 "(return the merges so far) instead of calling min() on nothing.",
                 lambda text, vocab_size, verbose=False: _train(text, vocab_size, stop=False)),
+    ],
+    requirements=[
+        Requirement("`train_bpe(text, vocab_size)` learns `vocab_size - 256` merges and returns them as a dict "
+                    "`{(a, b): new_id}` in the order they were learned: the first merge gets id 256, the next 257",
+                    "a few English sentences, 20 merges", "vocab_size 256: no merges at all"),
+        Requirement("Split the text with `pretokenize` and turn each pre-token into its bytes.",
+                    "a few English sentences, 20 merges"),
+        Requirement("count the pairs inside every pre-token (never across two of them) and merge the most frequent pair.",
+                    "a few English sentences, 20 merges", "one frequent word among rare ones: frequencies count"),
+        Requirement("When two pairs are equally frequent, take the **smallest** pair",
+                    "random words of 'a' and 'b': ties go to the smallest pair"),
+        Requirement("Stop early if no pair is left (every pre-token is a single token already).",
+                    "more merges asked for than there are pairs: stops early"),
+        Requirement("The optional `verbose=True` shows a progress bar.", "verbose=True: the same merges (and a progress bar)"),
+        Requirement("**Make it fast.**", not_checked="speed is a benchmark, not a grade: the cases are small "
+                    "and the exercise's time limit only stops an endless loop"),
     ],
 )
 
@@ -404,6 +466,18 @@ bpe_encode = Exercise(
                 "saw a pair across two pre-tokens, so encoding must not make one.",
                 lambda text, merges: _encode_with(text, merges, pretokenized=False)),
     ],
+    requirements=[
+        Requirement("Token ids of `text`: bytes of each pre-token, merged lowest rank (= lowest new id) first.",
+                    "merges trained on English, a new sentence", "bytes no merge knows: 'naïve 👍🏽'"),
+        Requirement("split it into pre-tokens, turn each into bytes, and inside each pre-token merge again and again "
+                    "**the pair with the lowest rank**", "'abc' with merges bc -> 256 (rank 0), ab -> 257 (rank 1): rank decides",
+                    "a merge that would cross a pre-token boundary ('e' + ' ')"),
+        Requirement("merging the first mergeable pair from the left", "'abc' with merges bc -> 256 (rank 0), ab -> 257 (rank 1): rank decides"),
+        Requirement("walking through the merges dict and applying each merge in turn: right only when the dict happens to be in rank order",
+                    "the same merges listed out of rank order in the dict"),
+        Requirement("def bpe_encode(text, merges):", "the empty text"),
+        Requirement("every pre-token is a single token already", not_checked="about train_bpe's stopping rule"),
+    ],
 )
 
 
@@ -458,6 +532,15 @@ bpe_decode = Exercise(
                 "vocab[a] + vocab[b].",
                 _decode_parts_swapped),
     ],
+    requirements=[
+        Requirement("look up the bytes of each id (a merged id stands for the bytes of its two parts, concatenated)",
+                    "merges trained on English, the ids of a sentence", "'👍' as a merged token of 3 bytes plus its last byte"),
+        Requirement("join **all** the bytes, and decode them with UTF-8 **once**, at the end.",
+                    "'é' as two byte tokens [0xc3, 0xa9]: one character across two tokens"),
+        Requirement('invalid UTF-8 -> "\\ufffd"', "invalid UTF-8 (a stray 0xff) becomes '\\ufffd'"),
+        Requirement("def bpe_decode(ids, merges):", "no ids: the empty string"),
+        Requirement("every pre-token is a single token already", not_checked="about train_bpe's stopping rule"),
+    ],
 )
 
 # ---------------------------------------------------------------- bytes_to_unicode
@@ -491,6 +574,13 @@ bytes_to_unicode = Exercise(
                 "the n-th non-printable byte becomes chr(256 + n), counting only those bytes: "
                 "byte 127 is the 34th (n = 33), so it is chr(289), not chr(256 + 127).",
                 _numbered_by_value),
+    ],
+    requirements=[
+        Requirement("GPT-2's {byte: printable character} for all 256 bytes (printable bytes map to themselves).",
+                    "the whole table, all 256 bytes"),
+        Requirement("the $n$-th of the other 68, in byte order, becomes `chr(256 + n)`", "the whole table, all 256 bytes",
+                    "the bytes of ' the\\n' through the table: 'Ġ', 't', 'h', 'e', 'Ċ'"),
+        Requirement("(and an empty last line)", not_checked="about vocab.bpe, read by GPT2Tokenizer.from_files"),
     ],
 )
 
@@ -535,6 +625,18 @@ def _use(tok, texts, reference):
     return out
 
 
+def _toy_words(rng):
+    encoder, merges, _ = _toy_inputs(rng)
+    return encoder, merges, ["abc", "Ġabc", "cab", "abcĠ", "a"]
+
+
+def run_toy_bpe(cls, args):
+    """The token strings bpe returns for each word, as lists."""
+    encoder, merges, words = args
+    tok = cls(encoder, merges)
+    return [list(tok.bpe(word)) for word in words]
+
+
 def _run_toy(cls, args):
     encoder, merges, texts = args
     return _use(cls(encoder, merges), texts, ref.GPT2Tokenizer(encoder, merges))
@@ -543,6 +645,17 @@ def _run_toy(cls, args):
 def _run_gpt2(cls, args):
     (texts,) = args
     return _use(cls.from_files(*gpt2_vocab_files()), texts, _reference_gpt2())
+
+
+def run_gpt2_decode_prefixes(cls, args):
+    """decode of every prefix of the reference's ids of a text: some cut a character in two."""
+    (text,) = args
+    tok, ids = cls.from_files(*gpt2_vocab_files()), _reference_gpt2().encode(text)
+    return [tok.decode(ids[:k]) for k in range(1, len(ids) + 1)]
+
+
+def catching_decode_prefixes(cls, args):
+    return catching(lambda *a: run_gpt2_decode_prefixes(cls, a), args)
 
 
 def _tokenizer_compare(got, expected, args):
@@ -588,12 +701,30 @@ class _NoByteMapping(ref.GPT2Tokenizer):
         return [self.encoder[token] for chunk in ref.pretokenize(text) for token in self.bpe(chunk)]
 
 
+class _StrictDecode(ref.GPT2Tokenizer):
+    def decode(self, ids):
+        return bytes(self.byte_decoder[c] for i in ids for c in self.decoder[int(i)]).decode("utf-8")
+
+
+class _SpecialTokenParsed(ref.GPT2Tokenizer):
+    def encode(self, text):
+        out = []
+        for i, part in enumerate(text.split("<|endoftext|>")):
+            out += ([50256] if i else []) + super().encode(part)
+        return out
+
+
 GPT2Tokenizer = Exercise(
     id="13.GPT2Tokenizer", points=3, difficulty="hard", minutes=40,
     cases=[
         Case("a toy vocabulary: ranks, pre-token boundaries", _toy_inputs, run=_run_toy),
         Case("GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip",
              lambda rng: (GPT2_TEXTS,), run=_run_gpt2),
+        Case("bpe(word) itself, on the toy vocabulary", _toy_words, run=run_toy_bpe, compare=EXACT),
+        Case("'<|endoftext|>' inside a text is ordinary characters", lambda rng: (["a<|endoftext|>b"],),
+             run=_run_gpt2, why="encode never produces the special id 50256; a program appends it itself"),
+        Case("decode of every prefix of the ids of '👍🏽 日本': characters cut in two become '\\ufffd'",
+             lambda rng: ("👍🏽 日本",), run=catching_decode_prefixes, compare=exact_or_raised),
     ],
     compare=_tokenizer_compare,
     mistakes=[
@@ -613,6 +744,38 @@ GPT2Tokenizer = Exercise(
                 "an emoji or accented letter can be split across tokens; join all the bytes of all "
                 "the ids, then decode once with errors='replace'.",
                 _PerTokenDecode),
+        Mistake("<|endoftext|> in the text turned into id 50256",
+                "like OpenAI's code, encode reads '<|endoftext|>' in a text as the 13 characters it is; "
+                "a program that wants the special token appends id 50256 itself (so user text cannot "
+                "inject it).", _SpecialTokenParsed),
+        Mistake("strict UTF-8 in decode",
+                "a model can stop in the middle of a character (an emoji is several tokens): decode "
+                "the joined bytes with errors='replace', so a cut character becomes '\\ufffd' "
+                "instead of an exception.", _StrictDecode),
+    ],
+    requirements=[
+        Requirement("`GPT2Tokenizer(encoder, bpe_merges)` takes the loaded contents (`encoder`: the dict of `encoder.json`; "
+                    "`bpe_merges`: the list of `(left, right)` string pairs of `vocab.bpe`, in rank order)",
+                    "a toy vocabulary: ranks, pre-token boundaries"),
+        Requirement("the class method `from_files(encoder_json, vocab_bpe)` reads the two files",
+                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
+        Requirement("a first line `#version: 0.2`, then the merges in rank order, one a line, as two strings separated "
+                    "by a space: `Ġ t`, `h e`, `Ġt he`, ... (and an empty last line)",
+                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
+        Requirement("Encoding is then: pre-tokenize, write each pre-token's UTF-8 bytes with this alphabet, run BPE on those "
+                    "characters with the ranks of `vocab.bpe` (lowest rank first, exactly as your `bpe_encode`), and look "
+                    "each resulting string up in `encoder.json`.", "a toy vocabulary: ranks, pre-token boundaries",
+                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
+        Requirement("Decoding reverses it: strings, characters, bytes, one UTF-8 decode with `errors=\"replace\"`.",
+                    "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip",
+                    "decode of every prefix of the ids of '👍🏽 日本': characters cut in two become '\\ufffd'"),
+        Requirement("`encode` treats `<|endoftext|>` in a text as ordinary characters",
+                    "'<|endoftext|>' inside a text is ordinary characters"),
+        Requirement("The token strings of one pre-token `word` (in GPT-2's alphabet): lowest rank first.",
+                    "bpe(word) itself, on the toy vocabulary"),
+        Requirement("GPT-2's token ids of `text` (a list of ints).", "a toy vocabulary: ranks, pre-token boundaries"),
+        Requirement("The text of GPT-2 token ids (invalid UTF-8 becomes", "GPT-2's vocabulary: contractions, Unicode, whitespace runs, emoji; round trip"),
+        Requirement("Keep a cache `{pre-token: tokens}`", not_checked="speed only: a cache changes no result"),
     ],
 )
 

@@ -37,7 +37,7 @@ import torch
 
 from ..compare import Fail, close, compare_values
 from ..data.gpt2_weights import make_tiny_gpt2, read_safetensors, tiny_gpt2_tensors, write_safetensors
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference import ch14 as ref
 from ..reference.ch10 import GPT, GPTConfig
 from .common import positions_embedded
@@ -95,10 +95,13 @@ def _odd_setting(c):
     return f"layer_norm_epsilon={c.get('layer_norm_epsilon')}"
 
 
-def _config_variant(block_size=True, dropout=False, pad_vocab=False, validate=True):
+def _config_variant(block_size=True, dropout=False, pad_vocab=False, validate=True, strict=False):
     def gpt2_config(hf_config):
         if validate:
             ref.gpt2_config(hf_config)   # raises like the reference
+        if strict and (hf_config.get("activation_function") != "gelu_new" or "n_inner" in hf_config
+                       and hf_config["n_inner"] != 4 * hf_config["n_embd"]):
+            raise ValueError("only gelu_new and n_inner = 4 * n_embd")
         V = hf_config["vocab_size"]
         return GPTConfig(block_size=hf_config["n_positions"] if block_size else GPTConfig.block_size,
                          vocab_size=(V + 63) // 64 * 64 if pad_vocab else V,
@@ -128,6 +131,10 @@ gpt2_config = Exercise(
              lambda rng: (dict(REAL_GPT2, n_inner=1536),), run=_run_config),
         Case("layer_norm_epsilon = 1e-6: must raise ValueError",
              lambda rng: (dict(REAL_GPT2, layer_norm_epsilon=1e-6),), run=_run_config),
+        Case("activation_function 'gelu_pytorch_tanh', the alias: loads",
+             lambda rng: (dict(REAL_GPT2, activation_function="gelu_pytorch_tanh"),), run=_run_config),
+        Case("n_inner given as None: loads (None means 4 * n_embd)",
+             lambda rng: (dict(REAL_GPT2, n_inner=None),), run=_run_config),
     ],
     mistakes=[
         Mistake("block_size left at its default",
@@ -143,6 +150,32 @@ gpt2_config = Exercise(
                 "checkpoint's wte has exactly vocab_size = 50257 rows, so use that.",
                 _config_variant(pad_vocab=True)),
         ACCEPTED_A_MODEL_THE_COURSE_S_GPT_COMPUTES_DIFFERENTLY,
+        Mistake("rejected a config the course's GPT can load",
+                "'gelu_pytorch_tanh' is another name of the same tanh GELU, and n_inner = None means "
+                "4 * n_embd: accept both (hf_config.get('n_inner') in (None, 4 * n_embd)).",
+                _config_variant(strict=True)),
+    ],
+    requirements=[
+        Requirement("Map `config.json` (a dict) to a `GPTConfig`", "the real gpt2 (124M) config.json"),
+        Requirement("`block_size` | `n_positions`", "the real gpt2 (124M) config.json",
+                    "the tiny checkpoint's config (n_inner given as 4 * n_embd)"),
+        Requirement("`vocab_size`, `n_layer`, `n_head`, `n_embd` | the same names",
+                    "a GPT-2 medium-sized config (24 layers, 1024 wide, 16 heads)",
+                    "the tiny checkpoint's config (n_inner given as 4 * n_embd)"),
+        Requirement("`dropout` | `0.0`", "the real gpt2 (124M) config.json"),
+        Requirement("`bias` | `True`", "the real gpt2 (124M) config.json"),
+        Requirement("**raise `ValueError`** when `activation_function` is not `\"gelu_new\"` (or its alias "
+                    "`\"gelu_pytorch_tanh\"`)", "activation_function 'relu': must raise ValueError",
+                    "activation_function 'gelu_pytorch_tanh', the alias: loads"),
+        Requirement("when `n_inner` is neither missing/`None` nor `4 * n_embd`", "n_inner = 2 * n_embd: must raise ValueError",
+                    "n_inner given as None: loads (None means 4 * n_embd)", "the real gpt2 (124M) config.json",
+                    "the tiny checkpoint's config (n_inner given as 4 * n_embd)"),
+        Requirement("or when `layer_norm_epsilon` is not `1e-5`", "layer_norm_epsilon = 1e-6: must raise ValueError"),
+        Requirement("def gpt2_config(hf_config):", "the real gpt2 (124M) config.json"),
+        Requirement("falls back to the tiny random one when it cannot",
+                    not_checked="describes gpt2_checkpoint, a helper the course gives"),
+        Requirement('`{name: {"dtype", "shape", "data_offsets"}}`',
+                    not_checked="describes the safetensors header that the given read_safetensors reads"),
     ],
 )
 
@@ -181,6 +214,13 @@ def _convert_inputs(layout, **config):
     return lambda rng: (hf_layout(_toy_tensors(rng, **config), **LAYOUTS[layout]),)
 
 
+def _convert_inputs_other_head(rng):
+    """save_pretrained's layout, but its lm_head.weight is not wte's values: only wte may be used."""
+    state = hf_layout(_toy_tensors(rng), **LAYOUTS["save_pretrained's layout: 'transformer.' prefix, lm_head.weight, no buffers"])
+    state["lm_head.weight"] = state["lm_head.weight"] + 1.0
+    return (state,)
+
+
 def _state_dict_matches(got, expected, args):
     """Keys first (with what each wrong key means), then shapes, then exact values."""
     if not isinstance(got, dict):
@@ -203,11 +243,14 @@ def _state_dict_matches(got, expected, args):
 
 
 def _convert_variant(transpose=True, square_too=True, embeddings=False, drop_buffers=True, lm_head=True,
-                     add_prefix=True, buffers=ref.BUFFERS):
+                     add_prefix=True, buffers=ref.BUFFERS, file_head=False):
     def convert(hf_state):
         out = {}
         for name, t in hf_state.items():
             short = name.removeprefix("transformer.") if add_prefix else name
+            if short == "lm_head.weight" and file_head:
+                out[short] = t
+                continue
             if short == "lm_head.weight" or (drop_buffers and short.endswith(buffers)):
                 continue
             if transpose and short.endswith(ref.CONV1D) and (square_too or t.shape[0] != t.shape[1]):
@@ -215,7 +258,7 @@ def _convert_variant(transpose=True, square_too=True, embeddings=False, drop_buf
             if embeddings and short.endswith(("wte.weight", "wpe.weight")):
                 t = t.t()
             out[("transformer." + short) if add_prefix else short] = t
-        if lm_head:
+        if lm_head and "lm_head.weight" not in out:
             wte = out.get("transformer.wte.weight", out.get("wte.weight"))
             out["lm_head.weight"] = wte
         return out
@@ -239,6 +282,9 @@ convert_gpt2_state_dict = Exercise(
     cases=[Case(layout, _convert_inputs(layout)) for layout in LAYOUTS] + [
         Case("n_embd = 24, 3 heads, one layer (the real layout)",
              lambda rng: (hf_layout(_toy_tensors(rng, n_embd=24, n_head=3, n_layer=1)),)),
+        Case("a file whose own lm_head.weight differs from wte: wte is the one used",
+             _convert_inputs_other_head,
+             why="the file's lm_head.weight is a copy at best; the tie makes wte the logits' matrix"),
     ],
     mistakes=[
         Mistake("Conv1D weights not transposed",
@@ -267,6 +313,35 @@ convert_gpt2_state_dict = Exercise(
                 "course's GPT keeps its body in model.transformer, so its keys start with "
                 "'transformer.'. Strip the prefix if it is there, then add it.",
                 _convert_variant(add_prefix=False)),
+        Mistake("kept the file's lm_head.weight",
+                "lm_head is tied to wte: set out['lm_head.weight'] to the wte tensor always; a file's "
+                "own lm_head.weight is not used (the course's GPT computes its logits with wte).",
+                _convert_variant(file_head=True)),
+    ],
+    requirements=[
+        Requirement("returns a dict with **exactly the keys of `GPT(config).state_dict()`**, ready for "
+                    "`load_state_dict(strict=True)`", "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "save_pretrained's layout: 'transformer.' prefix, lm_head.weight, no buffers"),
+        Requirement("`convert_gpt2_state_dict(hf_state)` takes the file's `{name: tensor}`",
+                    "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight"),
+        Requirement("strip it if present, then add it.",
+                    "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "save_pretrained's layout: 'transformer.' prefix, lm_head.weight, no buffers"),
+        Requirement("So those four weights get `.t()`.", "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "n_embd = 24, 3 heads, one layer (the real layout)"),
+        Requirement("Decide **by name**: `attn.c_proj.weight` is square, `(C, C)`, so its shape cannot tell you.",
+                    "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight"),
+        Requirement("The embeddings `wte (V, C)`, `wpe (T, C)`, the biases and the LayerNorms are not transposed.",
+                    "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight"),
+        Requirement("Drop `h.N.attn.bias` and `h.N.attn.masked_bias` (older files)",
+                    "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "an older layout: prefix, attn.bias and attn.masked_bias buffers"),
+        Requirement("match `\".attn.bias\"`, with its dot.", "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight"),
+        Requirement("so set `out[\"lm_head.weight\"]` to the wte tensor (a file's own `lm_head.weight`, if any, "
+                    "is a copy of it and is not used).", "the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "a file whose own lm_head.weight differs from wte: wte is the one used"),
+        Requirement("The values are only moved, never changed, so the check compares them exactly.",
+                    "n_embd = 24, 3 heads, one layer (the real layout)"),
     ],
 )
 
@@ -275,24 +350,25 @@ convert_gpt2_state_dict = Exercise(
 _FOLDERS = {}
 
 
-def _checkpoint_folder(layout, seed):
-    """A tiny checkpoint folder in `layout`, written once per (layout, seed) per process."""
-    key = (layout, seed)
+def _checkpoint_folder(layout, seed, size=()):
+    """A tiny checkpoint folder in `layout`, written once per (layout, seed, size) per process;
+    `size`: (name, value) pairs that change TOY's config."""
+    key = (layout, seed, tuple(size))
     if key not in _FOLDERS:
         folder = Path(tempfile.mkdtemp(prefix="ch14-gpt2-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        make_tiny_gpt2(folder, TOY, seed=seed)
+        make_tiny_gpt2(folder, dict(TOY, **dict(size)), seed=seed)
         tensors = read_safetensors(folder / "model.safetensors")
         write_safetensors(folder / "model.safetensors", hf_layout(tensors, **LAYOUTS[layout]))
         _FOLDERS[key] = folder
     return str(_FOLDERS[key])
 
 
-def _pretrained_inputs(layout):
+def _pretrained_inputs(layout, **size):
     def inputs(rng):
         seed = int(rng.integers(1 << 31))
         idx = torch.from_numpy(rng.integers(0, TOY["vocab_size"], size=(2, 7))).long()
-        return _checkpoint_folder(layout, seed), idx
+        return _checkpoint_folder(layout, seed, sorted(size.items())), idx
     return inputs
 
 
@@ -306,6 +382,14 @@ def _run_pretrained(fn, args):
     tied = model.lm_head.weight is model.transformer.wte.weight
     return {"logits": logits, "tied": tied, "parameters": sum(p.numel() for p in model.parameters()),
             "training": model.training}
+
+
+def run_pretrained_checkpoint(fn, args):
+    """A Case.run for checkpoints described by (layout, seed, idx): the folder is written by the
+    process that runs the learner's code, so a case whose inputs are built elsewhere (a hidden
+    case, sent to the sandbox as data) still finds it on disk."""
+    layout, seed, idx = args
+    return _run_pretrained(fn, (_checkpoint_folder(layout, seed), idx))
 
 
 def _pretrained_matches(got, expected, args):
@@ -359,7 +443,11 @@ from_pretrained = Exercise(
     id="14.from_pretrained", points=2, difficulty="medium", minutes=15,
     compare=_pretrained_matches,
     cases=[Case(f"a tiny checkpoint in {layout}", _pretrained_inputs(layout), run=_run_pretrained)
-           for layout in LAYOUTS],
+           for layout in LAYOUTS] + [
+        Case("a checkpoint of another size (n_embd 24, 3 heads, 1 layer, 8 positions): the config comes from config.json",
+             _pretrained_inputs(next(iter(LAYOUTS)), n_embd=24, n_head=3, n_layer=1, n_positions=8, n_ctx=8),
+             run=_run_pretrained),
+    ],
     mistakes=[
         Mistake("lm_head untied and left random",
                 "GPT-2 has no output layer of its own: its logits use wte (weight tying). Keep "
@@ -368,20 +456,36 @@ from_pretrained = Exercise(
         LM_HEAD_DOUBLY_COUNTED,
         LEFT_IN_TRAINING_MODE,
     ],
+    requirements=[
+        Requirement("`from_pretrained(path)` reads `path/config.json` and `path/model.safetensors` (with "
+                    "`read_safetensors`), builds `GPT(gpt2_config(...))`",
+                    "a checkpoint of another size (n_embd 24, 3 heads, 1 layer, 8 positions): the config comes from config.json"),
+        Requirement("loads `convert_gpt2_state_dict(...)` with `load_state_dict` (strict: every name must match)",
+                    "a tiny checkpoint in the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight",
+                    "a tiny checkpoint in save_pretrained's layout: 'transformer.' prefix, lm_head.weight, no buffers",
+                    "a tiny checkpoint in an older layout: prefix, attn.bias and attn.masked_bias buffers"),
+        Requirement("and returns the model **in eval mode**.",
+                    "a tiny checkpoint in the real gpt2 file's layout: no prefix, attn.bias mask buffers, no lm_head.weight"),
+        Requirement("Keep the tie: `load_state_dict` copies the values *into* the model's parameters, so the tied "
+                    "matrix stays one parameter.",
+                    "a tiny checkpoint in save_pretrained's layout: 'transformer.' prefix, lm_head.weight, no buffers"),
+    ],
 )
 
 # ---------------------------------------------------------------- generate_text
 
 
 class CharTokenizer:
-    """A stand-in for GPT-2's tokenizer in the checks: one id per character of ALPHABET."""
+    """A stand-in for GPT-2's tokenizer in the checks: one id per character of ALPHABET. Like
+    GPT-2's, decode looks each id up in a dict, so it takes Python ints, not 0-dim tensors."""
     ALPHABET = "|abcdefghijklmnopqrstuvwxyz .,!?"   # id 0, '|', plays <|endoftext|>
+    DECODER = dict(enumerate(ALPHABET))
 
     def encode(self, text):
         return [self.ALPHABET.index(ch) for ch in text]
 
     def decode(self, ids):
-        return "".join(self.ALPHABET[i] for i in ids)
+        return "".join(self.DECODER[i] for i in ids)
 
 
 def toy_gpt(block_size=16, vocab_size=len(CharTokenizer.ALPHABET), std=0.3):
@@ -393,13 +497,21 @@ def toy_gpt(block_size=16, vocab_size=len(CharTokenizer.ALPHABET), std=0.3):
     return model.eval()
 
 
-def _generate_inputs(prompt, n, temperature=1.0, top_k=None, seed=None, stop=None, block_size=16):
-    return lambda rng: (prompt, n, temperature, top_k, seed, stop, block_size)
+def _generate_inputs(prompt, n, temperature=1.0, top_k=None, seed=None, stop=None, block_size=16, std=0.3):
+    return lambda rng: (prompt, n, temperature, top_k, seed, stop, block_size, std)
+
+
+def run_generate_defaults(fn, args):
+    """Only model, tokenizer, prompt and max_new_tokens: temperature=1.0, top_k=None,
+    generator=None (torch's global random state, seeded the same for both) and stop_token=None."""
+    prompt, n, std = args[0], args[1], args[-1]
+    return raised(fn, toy_gpt(std=std), CharTokenizer(), prompt, n), 0
 
 
 def _run_generate(fn, args):
-    prompt, n, temperature, top_k, seed, stop, block_size = args
-    model = toy_gpt(block_size)
+    """std: the toy model's weights; 1.0 makes the next token depend strongly on the context."""
+    prompt, n, temperature, top_k, seed, stop, block_size, std = args
+    model = toy_gpt(block_size, std=std)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return positions_embedded(model, lambda: raised(fn, model, CharTokenizer(), prompt, n, temperature, top_k,
                                                     generator, stop))
@@ -423,7 +535,8 @@ def _text_matches(got, expected, args):
     return None
 
 
-def _generate_variant(keep_prompt=False, stop=True, cache=True):
+def _generate_variant(keep_prompt=False, stop=True, cache=True, use_generator=True, use_temperature=True,
+                      use_top_k=True):
     @torch.no_grad()
     def generate_text(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top_k=None,
                       generator=None, stop_token=None):
@@ -433,7 +546,8 @@ def _generate_variant(keep_prompt=False, stop=True, cache=True):
         if not ids:
             raise ValueError("empty prompt")
         run = generate_cached if cache else generate
-        out = run(model, torch.tensor([ids]), max_new_tokens, temperature, top_k, generator)[0].tolist()
+        out = run(model, torch.tensor([ids]), max_new_tokens, temperature if use_temperature else 1.0,
+                  top_k if use_top_k else None, generator if use_generator else None)[0].tolist()
         new = out[len(ids):]
         if stop and stop_token in new:
             new = new[:new.index(stop_token)]
@@ -457,6 +571,19 @@ generate_text = Exercise(
         Case("past block_size: a prompt of 13 and 10 new tokens in a context of 16",
              _generate_inputs("out of the ov", 10, temperature=0.8, top_k=5, seed=1), run=_run_generate),
         Case("an empty prompt raises ValueError", _generate_inputs("", 3), run=_run_generate),
+        Case("generator=None: sampling from torch's global random state",
+             _generate_inputs("a cat", 8), run=_run_generate,
+             why="torch is seeded the same for your function and the reference, so the draws agree"),
+        Case("stop_token=None: the '|' (id 0) that is drawn stays in the text",
+             _generate_inputs("it was", 10, temperature=1.5, seed=3), run=_run_generate,
+             why="the same draws as the stop_token=0 case: None must never stop"),
+        Case("the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None",
+             _generate_inputs("so it goes", 8, std=1.0), run=run_generate_defaults),
+        Case("a prompt of 20 tokens in a context of 16: only its last 16 are fed",
+             _generate_inputs("the end of the story", 4, top_k=1, std=1.0), run=_run_generate),
+        Case("past block_size with a model that reads its context: the window after the restart",
+             _generate_inputs("out of the ov", 10, top_k=1, std=1.0), run=_run_generate,
+             why="weights at std 1 make the next token depend on the whole window, not only the last token"),
     ],
     mistakes=[
         Mistake("the prompt returned too",
@@ -468,6 +595,42 @@ generate_text = Exercise(
                 "over: stop there, and leave the stop token out of the text.",
                 _generate_variant(stop=False)),
         RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
+        Mistake("the generator not used",
+                "pass generator=generator to torch.multinomial: the caller's seeded generator is what "
+                "makes a run repeat exactly (and another seed give another text).",
+                _generate_variant(use_generator=False)),
+        Mistake("temperature ignored",
+                "divide the last position's logits by temperature before the softmax, as chapter 10's "
+                "generate does.", _generate_variant(use_temperature=False)),
+        Mistake("top_k ignored",
+                "when top_k is given, keep only the k largest logits (the others to -inf) before "
+                "sampling; top_k=1 is greedy decoding.", _generate_variant(use_top_k=False)),
+    ],
+    requirements=[
+        Requirement("`generate_text(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top_k=None, "
+                    "generator=None, stop_token=None)` returns the text the model writes **after** the prompt",
+                    "greedy (top_k=1), 10 new tokens after 'the pizza'",
+                    "sampling at temperature 1.5 with a seeded generator, stop_token 0 ('|') is drawn",
+                    "past block_size: a prompt of 13 and 10 new tokens in a context of 16",
+                    "generator=None: sampling from torch's global random state",
+                    "the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None"),
+        Requirement("encode the prompt (an empty prompt is a `ValueError`: there is nothing to continue)",
+                    "an empty prompt raises ValueError"),
+        Requirement("generate as chapter 10's `generate` does — the same tokens, sampling included, for the same generator",
+                    "sampling at temperature 1.5 with a seeded generator, stop_token 0 ('|') is drawn",
+                    "past block_size: a prompt of 13 and 10 new tokens in a context of 16",
+                    "generator=None: sampling from torch's global random state"),
+        Requirement("but with chapter 12's `KVCache` and `forward_cached` (imported above): the prompt once, then "
+                    "one new token per step", "greedy (top_k=1), 10 new tokens after 'the pizza'"),
+        Requirement("a fresh cache on the last `block_size` tokens when the context is full",
+                    "past block_size: a prompt of 13 and 10 new tokens in a context of 16",
+                    "a prompt of 20 tokens in a context of 16: only its last 16 are fed",
+                    "past block_size with a model that reads its context: the window after the restart"),
+        Requirement("stop when the sampled id is `stop_token` (GPT-2's `<|endoftext|>`, 50256), leaving it out",
+                    "sampling at temperature 1.5 with a seeded generator, stop_token 0 ('|') is drawn",
+                    "stop_token=None: the '|' (id 0) that is drawn stays in the text"),
+        Requirement("decode the new ids only.", "greedy (top_k=1), 10 new tokens after 'the pizza'",
+                    "the defaults: temperature=1.0, top_k=None, generator=None, stop_token=None"),
     ],
 )
 
@@ -485,6 +648,43 @@ def _run_logprob(fn, args):
     # weights at std 1: peaked next-token distributions (logits of std ~4), so that scoring a
     # token with the wrong position's logits changes the sum by far more than the tolerance
     return raised(fn, toy_gpt(std=1.0), *args)
+
+
+def run_logprob_passes(fn, args):
+    """The log-probability and how many forward passes computed it (calls of the token embedding)."""
+    model = toy_gpt(std=1.0)
+    passes = [0]
+    hook = model.transformer.wte.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
+    try:
+        return {"logprob": raised(fn, model, *args), "forward passes": passes[0]}
+    finally:
+        hook.remove()
+
+
+def compare_logprob_passes(got, expected, args):
+    if got["forward passes"] != expected["forward passes"]:
+        return Fail(f"the model ran {got['forward passes']} forward passes; one pass over prompt + "
+                    "continuation, (1, P + N), gives the logits of every position at once",
+                    mistake=ONE_PASS_PER_TOKEN)
+    return _logprob_matches(got["logprob"], expected["logprob"], args)
+
+
+def _logprob_one_pass_per_token(model, prompt_ids, continuation_ids):
+    ids, total = list(prompt_ids), 0.0
+    if not ids or len(ids) + len(continuation_ids) > model.config.block_size:
+        raise ValueError("does not fit")
+    with torch.no_grad():
+        for token in continuation_ids:
+            logits = model(torch.tensor([ids]))[0][0, -1]
+            total += torch.log_softmax(logits, -1)[token].item()
+            ids.append(token)
+    return total
+
+
+ONE_PASS_PER_TOKEN = Mistake("one forward pass per continuation token",
+                             "a causal model scores every position in one pass: run the model once on "
+                             "prompt + continuation and read rows P - 1 ... P + N - 2 of its log-softmax.",
+                             _logprob_one_pass_per_token)
 
 
 def _logprob_matches(got, expected, args):
@@ -521,6 +721,8 @@ continuation_logprob = Exercise(
         Case("prompt and continuation fill block_size (16)", _logprob_inputs(9, 7), run=_run_logprob),
         Case("an empty prompt raises ValueError", _logprob_inputs(0, 3), run=_run_logprob),
         Case("17 tokens in a block of 16 raise ValueError", _logprob_inputs(10, 7), run=_run_logprob),
+        Case("one forward pass: a prompt of 3, a continuation of 5", _logprob_inputs(3, 5),
+             run=run_logprob_passes, compare=compare_logprob_passes),
     ],
     mistakes=[
         Mistake("off by one: each token scored by its own position's logits",
@@ -542,6 +744,20 @@ continuation_logprob = Exercise(
         Mistake("the prompt's tokens scored too",
                 "only the continuation is scored: the prompt is given, not predicted.",
                 _logprob_variant(score_prompt=True)),
+        ONE_PASS_PER_TOKEN,
+    ],
+    requirements=[
+        Requirement("`continuation_logprob(model, prompt_ids, continuation_ids)` computes it in **one** forward "
+                    "pass over prompt + continuation, `(1, P + N)`", "one forward pass: a prompt of 3, a continuation of 5"),
+        Requirement("the logits at position $t$ predict the token at $t + 1$, so continuation token $i$ (at "
+                    "position $P + i$, counting from 0) is scored by row $P + i - 1$ of `log_softmax(logits)`",
+                    "a prompt of 4 tokens, a continuation of 3", "a prompt of one token, a continuation of one"),
+        Requirement("Sum those $N$ log-probabilities and return a Python float (nats).",
+                    "a prompt of 4 tokens, a continuation of 3", "prompt and continuation fill block_size (16)"),
+        Requirement("Raise `ValueError` for an empty prompt (nothing predicts the first token)",
+                    "an empty prompt raises ValueError"),
+        Requirement("and for more than `block_size` tokens.", "17 tokens in a block of 16 raise ValueError",
+                    "prompt and continuation fill block_size (16)"),
     ],
 )
 

@@ -3,8 +3,10 @@
 `grader/hidden/chNN.py` defines `HIDDEN = {"NN.name": [Case(...), ...]}`. The student
 install (`grader student-build`) leaves this folder out, and the sandbox that runs learner
 code during instructor grading does not contain it: the grading process builds a hidden
-case's inputs and sends them as data. So a hidden case's `run` and `compare`, if set, must
-be public functions (from `grader.exercises`), which the sandbox can import by name.
+case's inputs and sends them as data. So a hidden case's `run`, if set, must be one the
+sandbox has: the run of one of the exercise's public cases (sent as that case's number), or a
+function or top-level name of the chapter's `grader.exercises` module (sent by name). Its
+`compare` runs in the grading process.
 
 The repository is public, so these definitions are too. What a student cannot know is the
 seed: every hidden case draws its inputs from a seed mixed with the instructor's secret,

@@ -17,6 +17,8 @@ HIDDEN = {
     ],
     "01.pairwise_sq_distances": [
         Case("7 points against 2, in 5-D", lambda rng: (rng.normal(size=(7, 5)), rng.normal(size=(2, 5)))),
+        Case("large values, 48 points against themselves in 300-D (never negative)",
+             lambda rng: (lambda A: (A, A + 1e-9))(rng.random((48, 300)) * 1000.0)),
         Case("150 vectors against 4, without a loop over rows",
              lambda rng: (rng.random((150, 30)), rng.random((4, 30))), run=count_row_reads, compare=_no_row_loop),
     ],

@@ -68,10 +68,24 @@ def train_sgd(params, X, Y, epochs, batch_size, lr, rng):
     return params, list(history)
 
 
+def train_sgd_choice(params, X, Y, epochs, batch_size, lr, rng):
+    # A permutation drawn with rng.choice, minibatches cut with np.split.
+    history, N = [], len(X)
+    for _ in range(epochs):
+        order = rng.choice(N, size=N, replace=False)
+        for batch in np.split(order, np.arange(batch_size, N, batch_size)):
+            params = sgd_step(params, backprop(params, X[batch], Y[batch]), lr)
+        A = X
+        for W, b in params:
+            A = _sigmoid(A @ W.T + b)
+        history.append(quadratic_cost(A, Y))
+    return params, history
+
+
 ALTERNATIVES = {
     "03.quadratic_cost": [quadratic_cost],
     "03.numerical_gradient": [numerical_gradient],
     "03.backprop": [backprop],
     "03.sgd_step": [sgd_step],
-    "03.train_sgd": [train_sgd],
+    "03.train_sgd": [train_sgd, train_sgd_choice],
 }

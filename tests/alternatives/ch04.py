@@ -63,6 +63,40 @@ def train_epoch(model, X, y, optimizer, batch_size, generator):
     return loss_sum / X.shape[0]
 
 
+def cross_entropy_np_float(logits, y):
+    # np.float64 is a Python float subclass: an answer need not call float() itself.
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -np.mean(log_probs[np.arange(len(y)), y])
+
+
+def manual_mlp_grads_h_mask(X, y, W1, b1, W2, b2):
+    # relu'(z) taken from H itself: H > 0 exactly where Z1 > 0.
+    H = torch.relu(X @ W1.T + b1)
+    S = H @ W2.T + b2
+    dS = torch.softmax(S, dim=1)
+    dS[torch.arange(len(y)), y] -= 1.0
+    dS = dS / len(y)
+    dZ1 = (dS @ W2) * (H > 0)
+    return dZ1.T @ X, dZ1.sum(0), dS.T @ H, dS.sum(0)
+
+
+def train_epoch_dataloader(model, X, y, optimizer, batch_size, generator):
+    # A DataLoader shuffling with the generator: another way of drawing the order, the same steps;
+    # the gradients are cleared after each step instead of before.
+    from torch.utils.data import DataLoader, TensorDataset
+    model.train()
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True, generator=generator)
+    total = 0.0
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += loss.item() * len(xb)
+    return total / len(X)
+
+
 @torch.inference_mode()
 def evaluate(model, X, y):
     model.train(False)
@@ -72,10 +106,10 @@ def evaluate(model, X, y):
 
 ALTERNATIVES = {
     "04.softmax": [softmax],
-    "04.cross_entropy": [cross_entropy],
+    "04.cross_entropy": [cross_entropy, cross_entropy_np_float],
     "04.softmax_cross_entropy_grad": [softmax_cross_entropy_grad],
     "04.DigitMLP": [DigitMLP],
-    "04.manual_mlp_grads": [manual_mlp_grads],
-    "04.train_epoch": [train_epoch],
+    "04.manual_mlp_grads": [manual_mlp_grads, manual_mlp_grads_h_mask],
+    "04.train_epoch": [train_epoch, train_epoch_dataloader],
     "04.evaluate": [evaluate],
 }

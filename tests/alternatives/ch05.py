@@ -28,6 +28,16 @@ def decode(ids, itos):
     return "".join(out)
 
 
+def decode_via_list(ids, itos):
+    # itos as a list of characters, with the range check that keeps -1 from reading the last one
+    chars = [itos[i] for i in range(len(itos))]
+    ids = [int(i) for i in ids]
+    bad = [i for i in ids if not 0 <= i < len(chars)]
+    if bad:
+        raise KeyError(f"ids not in the vocabulary: {bad}")
+    return "".join(chars[i] for i in ids)
+
+
 def get_batch(data, batch_size, block_size, generator):
     # one start per row, then gather all windows with one advanced index
     starts = torch.randint(0, data.numel() - block_size, (batch_size, 1), generator=generator)
@@ -37,6 +47,19 @@ def get_batch(data, batch_size, block_size, generator):
 
 def embedding_lookup(E, ids):
     return F.one_hot(ids, E.shape[0]).to(E.dtype) @ E
+
+
+def embedding_lookup_flat(E, ids):
+    # flatten any shape S, pick rows, restore S
+    return E.index_select(0, ids.reshape(-1)).reshape(*ids.shape, E.shape[1])
+
+
+def bigram_counts_loop(ids, vocab_size):
+    # the loop a learner writes first, with the integer dtype the docstring asks for
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.int64)
+    for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
+        counts[a, b] += 1
+    return counts
 
 
 def bigram_counts(ids, vocab_size):
@@ -51,6 +74,12 @@ def bigram_nll(counts, ids, smoothing=1.0):
     logp = np.log(c) - np.log(c.sum(axis=1, keepdims=True))
     a, b = ids[:-1].numpy(), ids[1:].numpy()
     return float(-logp[a, b].sum() / len(a))
+
+
+def bigram_nll_log_softmax(counts, ids, smoothing=1.0):
+    # log-probabilities by log_softmax of the log smoothed counts; float() makes the Python float
+    logp = torch.log_softmax(torch.log(counts.double() + smoothing), dim=1)
+    return float(-logp[ids[:-1], ids[1:]].mean())
 
 
 class BigramLM(nn.Module):
@@ -70,10 +99,10 @@ class BigramLM(nn.Module):
 ALTERNATIVES = {
     "05.build_vocab": [build_vocab],
     "05.encode": [encode],
-    "05.decode": [decode],
+    "05.decode": [decode, decode_via_list],
     "05.get_batch": [get_batch],
-    "05.embedding_lookup": [embedding_lookup],
-    "05.bigram_counts": [bigram_counts],
-    "05.bigram_nll": [bigram_nll],
+    "05.embedding_lookup": [embedding_lookup, embedding_lookup_flat],
+    "05.bigram_counts": [bigram_counts, bigram_counts_loop],
+    "05.bigram_nll": [bigram_nll, bigram_nll_log_softmax],
     "05.BigramLM": [BigramLM],
 }

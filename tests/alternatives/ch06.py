@@ -15,6 +15,8 @@ def sinusoidal_positional_encoding(max_len, d_model):
 
 def relative_shift_matrix(k, d_model):
     # block-diagonal from one 2x2 rotation per frequency
+    if d_model % 2 != 0:
+        raise ValueError("d_model must be even: the last sine would have no cosine partner")
     blocks = []
     for two_i in range(0, d_model, 2):
         a = k / 10000 ** (two_i / d_model)
@@ -32,8 +34,18 @@ def rotary_embedding(x, positions, base=10000.0):
     return torch.view_as_real(rotated).reshape(x.shape).to(x.dtype)
 
 
+def rotary_embedding_float32(x, positions, base=10000.0):
+    # angles in float32, the rotation written out pair by pair, cast back to x's dtype at the end
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)
+    angle = positions.float()[:, None] * theta
+    a, b = x[..., 0::2].float(), x[..., 1::2].float()
+    rotated = torch.stack([a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()], dim=-1)
+    return rotated.flatten(-2).to(x.dtype)
+
+
 ALTERNATIVES = {
     "06.sinusoidal_positional_encoding": [sinusoidal_positional_encoding],
     "06.relative_shift_matrix": [relative_shift_matrix],
-    "06.rotary_embedding": [rotary_embedding],
+    "06.rotary_embedding": [rotary_embedding, rotary_embedding_float32],
 }

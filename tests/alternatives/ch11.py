@@ -34,6 +34,29 @@ class CrossAttention(nn.Module):
         return self.out_proj(out), weights
 
 
+class CrossAttentionFunctional(nn.Module):
+    """Masked scores by adding -inf, dropout as a function of self.training, heads by unflatten."""
+
+    def __init__(self, d_model, n_head, dropout=0.0):
+        super().__init__()
+        self.n_head, self.p = n_head, dropout
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.kv_proj = nn.Linear(d_model, 2 * d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x, memory, mask=None):
+        B, T, C = x.shape
+        heads = lambda t: t.unflatten(-1, (self.n_head, C // self.n_head)).transpose(1, 2)
+        q = heads(self.q_proj(x))
+        k, v = map(heads, self.kv_proj(memory).chunk(2, dim=-1))
+        scores = q @ k.transpose(-1, -2) / (C // self.n_head) ** 0.5
+        if mask is not None:
+            scores = scores + torch.zeros(mask.shape).masked_fill(~mask, float("-inf")).unsqueeze(-3)
+        weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+        out = F.dropout(weights, self.p, self.training) @ v
+        return self.out_proj(out.transpose(1, 2).flatten(2)), weights
+
+
 def _ff(d_model, d_ff, dropout):
     layers = [nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout)]
     return nn.Sequential(*layers)
@@ -47,18 +70,19 @@ class EncoderLayer(nn.Module):
         self.ln_1, self.ln_2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.self_attn = ref.CrossAttention(d_model, n_head, dropout)
         self.ff = _ff(d_model, d_ff, dropout)
+        self.p = dropout
 
     def forward(self, x, src_mask):
         S = x.size(1)
         mask = src_mask[:, None, :].expand(-1, S, -1)
         h = self.ln_1(x)
         attended, _ = self.self_attn(h, h, mask)
-        x = attended + x
+        x = F.dropout(attended, self.p, self.training) + x
         return self.ff(self.ln_2(x)) + x
 
 
 class DecoderLayer(nn.Module):
-    """Causal mask from an index comparison; sub-layers applied in a loop."""
+    """Causal mask from an index comparison; sub-layers applied in a loop, one nn.Dropout per attention."""
 
     def __init__(self, d_model, n_head, d_ff, dropout=0.0):
         super().__init__()
@@ -66,6 +90,7 @@ class DecoderLayer(nn.Module):
         self.self_attn = ref.CrossAttention(d_model, n_head, dropout)
         self.cross_attn = ref.CrossAttention(d_model, n_head, dropout)
         self.ff = _ff(d_model, d_ff, dropout)
+        self.drops = nn.ModuleList([nn.Dropout(dropout), nn.Dropout(dropout)])
 
     def forward(self, x, memory, src_mask):
         i = torch.arange(x.size(1))
@@ -74,8 +99,8 @@ class DecoderLayer(nn.Module):
             lambda h: self.self_attn(h, h, causal[None])[0],
             lambda h: self.cross_attn(h, memory, src_mask.unsqueeze(1))[0],
         ]
-        for norm, step in zip((self.ln_1, self.ln_2), steps):
-            x = x + step(norm(x))
+        for norm, step, drop in zip((self.ln_1, self.ln_2), steps, self.drops):
+            x = x + drop(step(norm(x)))
         return x + self.ff(self.ln_3(x))
 
 
@@ -112,6 +137,21 @@ class Seq2SeqTransformer(nn.Module):
     def forward(self, src, tgt):
         memory, src_mask = self.encode(src)
         return self.decode(tgt, memory, src_mask)
+
+
+class Seq2SeqFunctionalDropout(Seq2SeqTransformer):
+    """This file's own layers inside, and the embedding dropout as F.dropout(..., self.training)."""
+
+    def __init__(self, src_vocab, tgt_vocab, d_model=64, n_head=4, n_layer=2, d_ff=256,
+                 max_len=32, dropout=0.0, pad_id=0):
+        super().__init__(src_vocab, tgt_vocab, d_model, n_head, n_layer, d_ff, max_len, dropout, pad_id)
+        del self.dropout
+        self.p = dropout
+        self.encoder = nn.ModuleList([EncoderLayer(d_model, n_head, d_ff, dropout) for _ in range(n_layer)])
+        self.decoder = nn.ModuleList([DecoderLayer(d_model, n_head, d_ff, dropout) for _ in range(n_layer)])
+
+    def dropout(self, x):
+        return F.dropout(x, self.p, self.training)
 
 
 def label_smoothed_cross_entropy(logits, targets, smoothing=0.1, ignore_index=0):
@@ -151,11 +191,25 @@ def greedy_decode(model, src, max_len, bos_id, eos_id):
     return out[:, : n + 1]
 
 
+def greedy_decode_inference_mode(model, src, max_len, bos_id, eos_id):
+    """torch.inference_mode() instead of the decorator; rows collected as Python lists."""
+    with torch.inference_mode():
+        memory, src_mask = model.encode(src)
+        rows = [[bos_id] for _ in range(src.shape[0])]
+        for _ in range(max_len):
+            if all(eos_id in row for row in rows):
+                break
+            logits = model.decode(torch.tensor(rows), memory, src_mask)
+            for row, token in zip(rows, logits[:, -1].argmax(-1).tolist()):
+                row.append(model.pad_id if eos_id in row else token)
+        return torch.tensor(rows, dtype=torch.long)
+
+
 ALTERNATIVES = {
-    "11.CrossAttention": [CrossAttention],
+    "11.CrossAttention": [CrossAttention, CrossAttentionFunctional],
     "11.EncoderLayer": [EncoderLayer],
     "11.DecoderLayer": [DecoderLayer],
-    "11.Seq2SeqTransformer": [Seq2SeqTransformer],
+    "11.Seq2SeqTransformer": [Seq2SeqTransformer, Seq2SeqFunctionalDropout],
     "11.label_smoothed_cross_entropy": [label_smoothed_cross_entropy, label_smoothed_cross_entropy_torch],
-    "11.greedy_decode": [greedy_decode],
+    "11.greedy_decode": [greedy_decode, greedy_decode_inference_mode],
 }

@@ -117,7 +117,7 @@ class GPT2Tokenizer:
             lines = [line.rstrip("\n") for line in f if not line.startswith("#version")]
         return cls(encoder, [tuple(line.split()) for line in lines if line.strip()])
 
-    def _tokens(self, word):
+    def bpe(self, word):
         parts = list(word)
         while len(parts) > 1:
             ranks = [self.rank.get((parts[i], parts[i + 1]), float("inf")) for i in range(len(parts) - 1)]
@@ -138,7 +138,7 @@ class GPT2Tokenizer:
     def encode(self, text):
         out = []
         for chunk in regex.findall(GPT2_SPLIT_PATTERN, text):
-            out += [self.encoder[t] for t in self._tokens("".join(self.to_char[b] for b in chunk.encode()))]
+            out += [self.encoder[t] for t in self.bpe("".join(self.to_char[b] for b in chunk.encode()))]
         return out
 
     def decode(self, ids):

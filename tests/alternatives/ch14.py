@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from grader.data.gpt2_weights import read_safetensors
 from grader.reference import ch14 as ref
 from grader.reference.ch10 import GPT, GPTConfig
-from grader.reference.ch12 import generate_cached
+from grader.reference.ch12 import KVCache, forward_cached, generate_cached
 
 
 def gpt2_config(hf_config):
@@ -72,6 +72,30 @@ def generate_text(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top
 
 
 @torch.no_grad()
+def generate_text_own_loop(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top_k=None,
+                           generator=None, stop_token=None):
+    """Its own cached loop: a list of ids, the window restarted by slicing it, top-k by torch.where."""
+    ids = list(tokenizer.encode(prompt))
+    if not ids:
+        raise ValueError("nothing to continue")
+    T, start = model.config.block_size, len(ids)
+    cache, feed = KVCache(model.config.n_layer), ids[-T:]
+    while len(ids) - start < max_new_tokens:
+        if len(cache) + len(feed) > T:
+            cache, feed = KVCache(model.config.n_layer), ids[-T:]
+        logits = forward_cached(model, torch.tensor([feed]), cache)[0, -1] / temperature
+        if top_k is not None:
+            kth = logits.topk(min(top_k, logits.numel())).values[-1]
+            logits = torch.where(logits < kth, torch.tensor(float("-inf")), logits)
+        token = torch.multinomial(logits.softmax(-1)[None], 1, generator=generator).item()
+        if stop_token is not None and token == stop_token:
+            break
+        ids.append(token)
+        feed = [token]
+    return tokenizer.decode(ids[start:])
+
+
+@torch.no_grad()
 def continuation_logprob(model, prompt_ids, continuation_ids):
     """Cross-entropy over the continuation's targets (ignore_index hides the prompt)."""
     ids = list(prompt_ids) + list(continuation_ids)
@@ -91,6 +115,6 @@ ALTERNATIVES = {
     "14.gpt2_config": [gpt2_config],
     "14.convert_gpt2_state_dict": [convert_gpt2_state_dict],
     "14.from_pretrained": [from_pretrained],
-    "14.generate_text": [generate_text],
+    "14.generate_text": [generate_text, generate_text_own_loop],
     "14.continuation_logprob": [continuation_logprob],
 }
