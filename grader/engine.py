@@ -16,7 +16,6 @@ import pkgutil
 import signal
 import sys
 import threading
-import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
@@ -115,7 +114,6 @@ class Outcome:
     error: str | None = None          # "ValueError: ..." raised by the code under test
     not_implemented: bool = False
     inputs_after: Any = None          # normalized arguments after the call (pure exercises)
-    seconds: float = 0.0
 
 
 @dataclass
@@ -286,7 +284,6 @@ def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> O
     args = make_inputs(exercise, index) if args is None else args
     call_args = copy_args(args)
     seed_everything(case_seed(exercise.id, index) + 1)
-    start = time.perf_counter()
     try:
         with one_torch_thread(), on_the_cpu():
             run = case.run or exercise.run
@@ -297,9 +294,9 @@ def run_case(exercise: Exercise, index: int, fn, args: tuple | None = None) -> O
     except GradingTimeout:
         raise
     except (Exception, SystemExit) as exc:   # SystemExit: a stray sys.exit() in learner code
-        return Outcome(error=_describe_exception(exc), seconds=time.perf_counter() - start)
+        return Outcome(error=_describe_exception(exc))
     after = normalize(call_args) if exercise.pure else None
-    return Outcome(value=value, inputs_after=after, seconds=time.perf_counter() - start)
+    return Outcome(value=value, inputs_after=after)
 
 
 class time_limit:

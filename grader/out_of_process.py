@@ -434,8 +434,7 @@ def _death_message(returncode) -> str:
 def _decode_outcome(data: dict) -> Outcome:
     return Outcome(value=decode(data["value"]) if data.get("value") is not None else None,
                    error=data.get("error"), not_implemented=bool(data.get("not_implemented")),
-                   inputs_after=decode(data["inputs_after"]) if data.get("inputs_after") is not None else None,
-                   seconds=float(data.get("seconds", 0.0)))
+                   inputs_after=decode(data["inputs_after"]) if data.get("inputs_after") is not None else None)
 
 
 # ---------------------------------------------------------------- the child side
@@ -531,7 +530,7 @@ def _with_given_cases(exercise, hidden: list[dict]):
 
 
 def _encode_outcome(outcome: Outcome, max_bytes: int) -> dict:
-    data = {"error": outcome.error, "not_implemented": outcome.not_implemented, "seconds": outcome.seconds}
+    data = {"error": outcome.error, "not_implemented": outcome.not_implemented}
     try:
         data["value"] = encode(outcome.value) if outcome.error is None else None
         data["inputs_after"] = encode(outcome.inputs_after) if outcome.inputs_after is not None else None

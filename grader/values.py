@@ -21,7 +21,6 @@ class TensorValue:
     """A torch tensor seen as data: its values (as numpy) and its torch dtype name."""
     array: np.ndarray
     dtype: str           # e.g. "torch.float32"
-    requires_grad: bool = False
 
     @property
     def shape(self):
@@ -63,7 +62,7 @@ def normalize(x, _depth=0):
         base = torch.Tensor.detach(x).as_subclass(torch.Tensor).cpu()
         if base.dtype == torch.bfloat16:
             base = base.float()
-        return TensorValue(_plain_array(base.numpy()), str(x.dtype), bool(x.requires_grad))
+        return TensorValue(_plain_array(base.numpy()), str(x.dtype))
     if isinstance(x, bool):  # bool subclasses are impossible, int/float subclasses are not
         return bool(x)
     if isinstance(x, int):
@@ -97,7 +96,7 @@ def _to_json(x):
     if isinstance(x, np.ndarray):
         return {"ndarray": _array_to_b64(x)}
     if isinstance(x, TensorValue):
-        return {"tensor": _array_to_b64(x.array), "dtype": x.dtype, "grad": x.requires_grad}
+        return {"tensor": _array_to_b64(x.array), "dtype": x.dtype}
     if isinstance(x, Opaque):
         return {"opaque": x.type_name}
     if isinstance(x, tuple):
@@ -119,7 +118,7 @@ def _from_json(x):
     if "ndarray" in x:
         return _array_from_b64(x["ndarray"])
     if "tensor" in x:
-        return TensorValue(_array_from_b64(x["tensor"]), str(x["dtype"]), bool(x["grad"]))
+        return TensorValue(_array_from_b64(x["tensor"]), str(x["dtype"]))
     if "opaque" in x:
         return Opaque(str(x["opaque"]))
     if "tuple" in x:

@@ -174,8 +174,6 @@ def with_alternative_answers(nb, chapter):
 # Found by the test below and left to the chapter's owner; strict, so the fix shows up as a
 # failure here until the entry is deleted.
 KNOWN_TO_BREAK_WITH_OTHER_ANSWERS = {
-    "10": "the 'too long' cell catches only ValueError, but the grader also accepts nanoGPT's "
-          "AssertionError (tests/alternatives/ch10.py raises it): catch both there",
 }
 
 

@@ -9,6 +9,11 @@ are nudged away from their initial values (so a forgotten LayerNorm gain or bias
 copied into the learner's module with `load_state_dict(strict=True)`, and both run on the
 same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
 before anything runs.
+
+Dropout inside the modules is checked in `train()` mode by structure, never by equality with
+the reference's draws (a correct answer may draw its random numbers in another order): the
+weights are chosen so that each dropout leaves its own mark in the output (an exact zero, a
+factor 1/(1-p)), and the comparator counts the marks.
 """
 import math
 
@@ -21,6 +26,7 @@ from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..values import TensorValue
 from . import common
+from ..module_weights import load_reference_weights, perturb
 from .common import FLOAT32, GPT2_NAMES, randn, variant, with_reference_weights
 
 
@@ -28,14 +34,86 @@ def reference(name):
     return common.reference(name, "09")
 
 
-def module_run(name):
-    """`run` for a module exercise: args are (constructor args, input tensor)."""
+def explicit(model):
+    """The model with the reference's `fast` switches off: the reference then runs the explicit
+    lines a learner writes (attention from the (T, T) matrix, LayerNorm and GELU by formula), so
+    the checks grade those lines; torch's fused kernels are proven equal in
+    tests/test_gpt_fast_path.py. A learner's module has no such switch and is returned as it is."""
+    for module in model.modules():
+        if hasattr(module, "fast"):
+            module.fast = False
+    return model
+
+
+def module_run(name, train=False):
+    """`run` for a module exercise: args are (constructor args, input tensor). `train`: call it
+    in train() mode (with dropout=0 a module must then compute what it computes in eval mode)."""
     def run(cls, args):
         ctor, x = args
-        model = with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES)
+        model = explicit(with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES))
         with torch.no_grad():
-            return model(x)
+            return model.train(train)(x)
     return run
+
+
+def eval_and_train_run(name, set_weights=None):
+    """`run` that calls the module in eval mode, then in train mode, on the same input:
+    {"eval": ..., "train": ...}. `set_weights(reference_module)` replaces the nudged weights by
+    chosen ones (under torch.no_grad) before they are copied into the learner's module."""
+    def run(cls, args):
+        ctor, x = args
+        ref = reference(name)(*ctor)
+        if set_weights is None:
+            perturb(ref, scale=0.2)
+        else:
+            with torch.no_grad():
+                set_weights(ref)
+        model = explicit(load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval())
+        with torch.no_grad():
+            out = {"eval": model(x)}
+            out["train"] = model.train()(x)
+        return out
+    return run
+
+
+def _dropped_fraction_fail(dropped, p, what):
+    """Fail when the fraction of `dropped` (a bool array) is not p within six standard deviations."""
+    fraction = dropped.mean()
+    tolerance = 6 * math.sqrt(p * (1 - p) / dropped.size)
+    if abs(fraction - p) > tolerance:
+        return Fail(f"in train mode with dropout={p}, {fraction:.3f} of {what} were dropped "
+                    f"(expected {p} +- {tolerance:.3f}): use nn.Dropout(dropout), the p you were given")
+    return None
+
+
+def compare_output_dropout(no_dropout, mistake_before=None):
+    """Comparator for {"eval", "train"} of a module whose last step is dropout: in train mode
+    each output element is exactly 0 or exactly its eval value / (1 - p), about a fraction p
+    of them 0. `no_dropout`: the mistake named when train equals eval; `mistake_before`: the
+    one named when train differs from eval but no element is 0 (dropout before the last layer)."""
+    def compare(got, expected, args):
+        fail = FLOAT32(got["eval"], expected["eval"], args)
+        if fail:
+            return Fail(f"in eval mode: {fail.message}")
+        (ctor, x), e, y = args, got["eval"].array, got["train"].array
+        p = ctor[1]
+        if y.shape != e.shape:
+            return Fail(f"in train mode the output has shape {y.shape}, in eval mode {e.shape}")
+        dropped = y == 0
+        if not dropped.any():
+            if np.allclose(y, e, rtol=1e-5, atol=1e-6):
+                return Fail(f"in train mode with dropout={p} nothing was dropped: the output equals "
+                            "the eval-mode output", mistake=no_dropout)
+            return Fail(f"in train mode with dropout={p} no output element is exactly 0: the dropout "
+                        "must be the last step, on the output of c_proj", mistake=mistake_before)
+        fail = _dropped_fraction_fail(dropped, p, "the output elements")
+        if fail:
+            return fail
+        if not np.allclose(y[~dropped], e[~dropped] / (1 - p), rtol=1e-4, atol=1e-5):
+            return Fail("in train mode the kept output elements must be exactly the eval-mode values "
+                        "divided by 1 - p (inverted dropout)")
+        return None
+    return compare
 
 
 # ---------------------------------------------------------------- split_heads / merge_heads
@@ -75,6 +153,14 @@ split_heads = Exercise(
                 "head h owns the contiguous channels h*hs ... (h+1)*hs - 1, so view the channel "
                 "axis as (n_head, hs), not (hs, n_head).", _split_interleaved),
     ],
+    requirements=[
+        Requirement("(B, T, C) -> (B, n_head, T, C // n_head); head h holds channels h*hs ... (h+1)*hs - 1",
+                    "B=2, T=5, C=12 into 3 heads", "a batch of one, T=4, C=8 into 4 heads (T == n_head)",
+                    "one head: (B, 1, T, C)"),
+        Requirement("x.view(B, H, T, hs) has the right shape but the wrong content",
+                    "a batch of one, T=4, C=8 into 4 heads (T == n_head)", "B=2, T=5, C=12 into 3 heads"),
+        Requirement("def split_heads(x, n_head):", "B=2, T=5, C=12 into 3 heads", "pure"),
+    ],
 )
 
 
@@ -106,6 +192,15 @@ merge_heads = Exercise(
                 "the channels of head 0 come first, then those of head 1: transpose(1, 2) to "
                 "(B, T, H, hs) and flatten the last two axes in that order.", _merge_interleaved),
     ],
+    requirements=[
+        Requirement("(B, n_head, T, hs) -> (B, T, n_head * hs): the inverse of split_heads",
+                    "B=2, 3 heads, T=5, hs=4", "a batch of one, 4 heads, T=4 (T == n_head)"),
+        Requirement("x.view(B, H, T, hs) has the right shape but the wrong content",
+                    "a batch of one, 4 heads, T=4 (T == n_head)", "B=2, 3 heads, T=5, hs=4"),
+        Requirement("After a transpose the memory is no longer in order, so in merge_heads use "
+                    ".contiguous().view(...) or .reshape(...)", "the output of a transpose (not contiguous)"),
+        Requirement("def merge_heads(x):", "B=2, 3 heads, T=5, hs=4", "pure"),
+    ],
 )
 
 # ---------------------------------------------------------------- MultiHeadAttention
@@ -115,11 +210,13 @@ class _MHA(nn.Module):
     """The reference computation written out; each keyword after `bias` varies one step."""
 
     def __init__(self, n_embd, n_head, dropout=0.0, bias=True, causal=True, split_transposed=True,
-                 head_size_scale=True, q_first=True, softmax_dim=-1, project=True):
+                 head_size_scale=True, q_first=True, softmax_dim=-1, project=True,
+                 attention_dropout=True, output_dropout=True):
         super().__init__()
         self.n_embd, self.n_head = n_embd, n_head
         self.causal, self.split_transposed, self.head_size_scale = causal, split_transposed, head_size_scale
         self.q_first, self.softmax_dim, self.project = q_first, softmax_dim, project
+        self.attention_dropout, self.output_dropout = attention_dropout, output_dropout
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.drop = nn.Dropout(dropout)
@@ -137,14 +234,93 @@ class _MHA(nn.Module):
         if self.causal:
             att = att.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
         att = att.softmax(dim=self.softmax_dim)
-        y = (self.drop(att) @ v).transpose(1, 2).reshape(B, T, C)
-        return self.drop(self.c_proj(y)) if self.project else y
+        if self.attention_dropout:
+            att = self.drop(att)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        if not self.project:
+            return y
+        return self.drop(self.c_proj(y)) if self.output_dropout else self.c_proj(y)
+
+
+NO_ATTENTION_DROPOUT = Mistake(
+    "no dropout on the attention weights",
+    "the attention weights get their own nn.Dropout(dropout), applied after the softmax and before "
+    "the weighted sum of the values (dropout on the scores before the softmax is not the same).",
+    variant(_MHA, attention_dropout=False))
+NO_OUTPUT_DROPOUT = Mistake(
+    "no dropout after c_proj",
+    "the output gets a second nn.Dropout(dropout), applied to the output of c_proj (the last step): "
+    "GPT-2 drops what each sub-layer adds to the residual stream.",
+    variant(_MHA, output_dropout=False))
 
 
 def _mha_inputs(ctor, B, T):
     def inputs(rng):
         return ctor, randn(rng, B, T, ctor[0])
     return inputs
+
+
+def attention_shown_weights(mha):
+    """Weights under which MultiHeadAttention's output shows its attention weights: q = k = 0,
+    so every query attends evenly to positions 0..t; v copies a one-hot x_t (token t is the
+    one-hot vector e_t) to channel t of every head; c_proj is the identity with bias 1. In eval
+    mode output[b, t, h*hs + s] = 1 + att_h[t, s] = 1 + 1/(t+1) for s <= t, else 1. In train
+    mode each dropout leaves its own mark: the one after c_proj an exact 0, the one after the
+    softmax an attention weight of 0 or att/(1-p)."""
+    C, H = mha.c_attn.in_features, mha.n_head
+    hs = C // H
+    mha.c_attn.weight.zero_()
+    mha.c_attn.bias.zero_()
+    for h in range(H):
+        for t in range(hs):
+            mha.c_attn.weight[2 * C + h * hs + t, t] = 1.0
+    mha.c_proj.weight.copy_(torch.eye(C))
+    mha.c_proj.bias.fill_(1.0)
+
+
+def _one_hot_inputs(ctor, B, T):
+    """x[b, t] = e_t, the one-hot vector of position t (T <= head size)."""
+    def inputs(rng):
+        return ctor, torch.eye(T, ctor[0]).expand(B, T, ctor[0]).clone()
+    return inputs
+
+
+def compare_attention_dropout(got, expected, args):
+    """Train mode under `attention_shown_weights`: a fraction p of the output is exactly 0 (the
+    dropout after c_proj); the kept elements, times (1 - p), minus c_proj's bias 1, are the
+    attention weights as the dropout after the softmax left them: 0 or att/(1-p), a fraction p
+    of them 0, and 0 wherever the causal mask is (s > t)."""
+    fail = FLOAT32(got["eval"], expected["eval"], args)
+    if fail:
+        return Fail(f"in eval mode: {fail.message}")
+    (ctor, x), y = args, got["train"].array
+    p = ctor[2]
+    att = expected["eval"].array - 1                   # the eval-mode attention weights
+    if y.shape != att.shape:
+        return Fail(f"in train mode the output has shape {y.shape}, expected {att.shape}")
+    dropped = y == 0
+    if not dropped.any():
+        return Fail(f"in train mode with dropout={p} no output element is exactly 0: the dropout on the "
+                    "output must come after c_proj", mistake=NO_OUTPUT_DROPOUT)
+    fail = _dropped_fraction_fail(dropped, p, "the output elements")
+    if fail:
+        return fail
+    shown = y * (1 - p) - 1                            # the attention weights after their dropout
+    future = (att == 0) & ~dropped
+    if not np.allclose(shown[future], 0, atol=1e-4):
+        return Fail("in train mode a query attended to a later position: the causal mask must hold in "
+                    "training too")
+    live = (att > 0) & ~dropped
+    ratio = shown[live] / att[live]
+    if np.allclose(ratio, 1, atol=1e-3):
+        return Fail(f"in train mode with dropout={p} no attention weight was dropped: the attention "
+                    "weights need their own dropout, after the softmax", mistake=NO_ATTENTION_DROPOUT)
+    zero, scaled = np.isclose(ratio, 0, atol=1e-3), np.isclose(ratio, 1 / (1 - p), rtol=1e-3)
+    if not (zero | scaled).all():
+        return Fail(f"in train mode each attention weight must be either 0 or divided by 1 - p "
+                    f"(x {1 / (1 - p):.4g}); yours are multiplied by {np.unique(ratio.round(3))[:6]}: "
+                    "one dropout after the softmax, one after c_proj, each inverted")
+    return _dropped_fraction_fail(zero, p, "the attention weights")
 
 
 MultiHeadAttention = Exercise(
@@ -156,6 +332,15 @@ MultiHeadAttention = Exercise(
         Case("bias=False, dropout=0.1 in eval mode", _mha_inputs((12, 3, 0.1, False), 2, 5),
              why="bias=False must leave c_attn and c_proj without bias parameters"),
         Case("one head, T=9", _mha_inputs((8, 1), 2, 9)),
+        Case("train mode with the default dropout (0.0): the same as eval mode", _mha_inputs((16, 4), 2, 6),
+             run=module_run("MultiHeadAttention", train=True),
+             why="dropout=0.0 is the default: model.train() must then change nothing"),
+        Case("train mode, dropout=0.25: the attention weights after the softmax and the output after c_proj",
+             _one_hot_inputs((16, 2, 0.25), B=32, T=8),
+             run=eval_and_train_run("MultiHeadAttention", attention_shown_weights),
+             compare=compare_attention_dropout,
+             why="weights chosen so each dropout shows: the output dropout as exact zeros, the attention "
+                 "dropout as attention weights of 0 or att/(1-p)"),
     ],
     compare=FLOAT32,
     mistakes=[
@@ -175,6 +360,30 @@ MultiHeadAttention = Exercise(
                 "each query's weights over the keys must sum to 1: softmax(dim=-1).", variant(_MHA, softmax_dim=-2)),
         Mistake("forgot the output projection",
                 "after merging the heads, mix them with c_proj.", variant(_MHA, project=False)),
+        NO_ATTENTION_DROPOUT,
+        NO_OUTPUT_DROPOUT,
+    ],
+    requirements=[
+        Requirement("Write MultiHeadAttention(n_embd, n_head, dropout=0.0, bias=True) with exactly these parameters",
+                    "n_embd=16, 4 heads, B=2, T=6", "bias=False, dropout=0.1 in eval mode",
+                    "train mode with the default dropout (0.0): the same as eval mode"),
+        Requirement("c_attn | nn.Linear(n_embd, 3 * n_embd, bias=bias)", "n_embd=16, 4 heads, B=2, T=6",
+                    "bias=False, dropout=0.1 in eval mode"),
+        Requirement("c_proj | nn.Linear(n_embd, n_embd, bias=bias)", "n_embd=16, 4 heads, B=2, T=6",
+                    "bias=False, dropout=0.1 in eval mode"),
+        Requirement("In that order: the first C output channels are the queries, then the keys, then the values",
+                    "n_embd=16, 4 heads, B=2, T=6"),
+        Requirement("two nn.Dropout(dropout): one on the attention weights (after the softmax), one on the "
+                    "output (after c_proj)",
+                    "train mode, dropout=0.25: the attention weights after the softmax and the output after c_proj",
+                    "bias=False, dropout=0.1 in eval mode"),
+        Requirement("forward(x): (B, T, C) → (B, T, C), causal",
+                    "n_embd=16, 4 heads, B=2, T=6", "a batch of one, T=1", "one head, T=9",
+                    "train mode, dropout=0.25: the attention weights after the softmax and the output after c_proj"),
+        Requirement("scale by sqrt{hs}, the size of one head, not sqrt{C}", "n_embd=16, 4 heads, B=2, T=6"),
+        Requirement("the softmax runs over the keys (the last axis)", "n_embd=16, 4 heads, B=2, T=6"),
+        Requirement("build the causal mask for the actual T of the input", "a batch of one, T=1", "one head, T=9"),
+        Requirement("A worked shape trace of forward", "n_embd=16, 4 heads, B=2, T=6", "one head, T=9"),
     ],
 )
 
@@ -219,6 +428,8 @@ LayerNorm = Exercise(
              why="with a large eps, eps inside and outside the square root differ plainly"),
         Case("bias=False", _ln_inputs((10, 1e-5, False), 3, 4, 10)),
         Case("large offset and scale, a batch of one", _ln_inputs((32,), 1, 3, 32, scale=50.0, shift=1000.0)),
+        Case("the default eps=1e-5 on tiny activations (variance about 1e-5)", _ln_inputs((24,), 2, 3, 24, scale=0.003),
+             why="where the variance is as small as eps, eps's value shows: the default must be 1e-5"),
     ],
     compare=FLOAT32,
     mistakes=[
@@ -234,6 +445,21 @@ LayerNorm = Exercise(
         Mistake("forgot weight and bias",
                 "after normalising, scale by self.weight and add self.bias (when it exists).",
                 variant(_LN, affine=False)),
+    ],
+    requirements=[
+        Requirement("over its C channels it subtracts the mean and divides by the standard deviation",
+                    "(2, 5, 16) activations", "large offset and scale, a batch of one"),
+        Requirement("x: (B, T, C); mu, sigma^2: (B, T, 1); gamma, beta: (C,); y: (B, T, C)", "(2, 5, 16) activations"),
+        Requirement("so a model behaves the same on a batch of one and in training and evaluation",
+                    "large offset and scale, a batch of one"),
+        Requirement("Write LayerNorm(ndim, eps=1e-5, bias=True) with parameters weight (ones) and bias "
+                    "(zeros, or None when bias=False", "(2, 5, 16) activations", "bias=False",
+                    "the default eps=1e-5 on tiny activations (variance about 1e-5)"),
+        Requirement("It must equal nn.LayerNorm(ndim, eps=eps, bias=bias)", "(2, 5, 16) activations",
+                    "eps=0.1 on small activations", "bias=False"),
+        Requirement("sigma^2 divides by C (the biased variance)", "(2, 5, 16) activations"),
+        Requirement("varepsilon goes inside the square root", "eps=0.1 on small activations"),
+        Requirement("def forward(self, x):", "(2, 5, 16) activations"),
     ],
 )
 
@@ -267,6 +493,12 @@ gelu = Exercise(
                 variant(_gelu_tanh, half=1.0)),
         Mistake("ReLU instead of GELU", "GELU is smooth and negative for small negative x; ReLU is not.",
                 torch.relu),
+    ],
+    requirements=[
+        Requirement("Write gelu(x) for a tensor of any shape", "values in [-4, 4]", "a (2, 3, 8) tensor", "pure"),
+        Requirement("It must equal F.gelu(x, approximate=\"tanh\")", "values in [-4, 4]", "a (2, 3, 8) tensor",
+                    "large values (-30 and 30)"),
+        Requirement("nn.GELU() without arguments is the exact erf form", "values in [-4, 4]"),
     ],
 )
 
@@ -446,15 +678,32 @@ dropout = Exercise(
 
 
 class _FF(nn.Module):
-    def __init__(self, n_embd, dropout=0.0, bias=True, act=None, functional_dropout=False):
+    """The reference MLP; `act` is the activation, and the keywords after it vary the dropout."""
+
+    def __init__(self, n_embd, dropout=0.0, bias=True, act=_gelu_tanh, functional_dropout=False,
+                 uses_dropout=True, dropout_last=True):
         super().__init__()
         self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
-        self.p, self.act, self.functional_dropout = dropout, act, functional_dropout
+        self.p, self.act, self.functional_dropout = dropout if uses_dropout else 0.0, act, functional_dropout
+        self.dropout_last = dropout_last
+
+    def drop(self, h):
+        return F.dropout(h, self.p) if self.functional_dropout else F.dropout(h, self.p, self.training)
 
     def forward(self, x):
-        y = self.c_proj(self.act(self.c_fc(x)))
-        return F.dropout(y, self.p) if self.functional_dropout else F.dropout(y, self.p, self.training)
+        h = self.act(self.c_fc(x))
+        return self.drop(self.c_proj(h)) if self.dropout_last else self.c_proj(self.drop(h))
+
+
+FF_NO_DROPOUT = Mistake("no dropout in train mode",
+                        "FeedForward ends with an nn.Dropout(dropout) on the output of c_proj; in train mode "
+                        "it drops a fraction p of the elements and divides the rest by 1 - p.",
+                        variant(_FF, uses_dropout=False))
+FF_DROPOUT_BEFORE_C_PROJ = Mistake("dropout before c_proj",
+                                   "the dropout is the last step, on the output of c_proj (what the MLP adds "
+                                   "to the residual stream), not on the 4C hidden units after GELU.",
+                                   variant(_FF, dropout_last=False))
 
 
 FeedForward = Exercise(
@@ -464,6 +713,14 @@ FeedForward = Exercise(
         Case("n_embd=16, B=2, T=5", lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0))),
         Case("dropout=0.5 in eval mode, bias=False", lambda rng: ((8, 0.5, False), randn(rng, 1, 4, 8, scale=3.0)),
              why="in eval mode dropout must do nothing"),
+        Case("train mode with the default dropout (0.0): the same as eval mode",
+             lambda rng: ((16,), randn(rng, 2, 5, 16, scale=3.0)), run=module_run("FeedForward", train=True),
+             why="dropout=0.0 is the default: model.train() must then change nothing"),
+        Case("train mode, dropout=0.3: the output of c_proj is dropped",
+             lambda rng: ((16, 0.3), randn(rng, 8, 16, 16, scale=3.0)),
+             run=eval_and_train_run("FeedForward"),
+             compare=compare_output_dropout(FF_NO_DROPOUT, FF_DROPOUT_BEFORE_C_PROJ),
+             why="2048 elements: about 30% exactly 0, the rest exactly the eval-mode output / 0.7"),
     ],
     compare=FLOAT32,
     mistakes=[
@@ -476,6 +733,24 @@ FeedForward = Exercise(
                 "F.dropout(x, p) drops even in eval mode unless you pass training=self.training; "
                 "an nn.Dropout module handles that for you.",
                 variant(_FF, act=_gelu_tanh, functional_dropout=True)),
+        FF_NO_DROPOUT,
+        FF_DROPOUT_BEFORE_C_PROJ,
+    ],
+    requirements=[
+        Requirement("Write FeedForward(n_embd, dropout=0.0, bias=True)", "n_embd=16, B=2, T=5",
+                    "dropout=0.5 in eval mode, bias=False",
+                    "train mode with the default dropout (0.0): the same as eval mode"),
+        Requirement("c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)", "n_embd=16, B=2, T=5",
+                    "dropout=0.5 in eval mode, bias=False"),
+        Requirement("c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)", "n_embd=16, B=2, T=5",
+                    "dropout=0.5 in eval mode, bias=False"),
+        Requirement("(B, T, C) → c_fc → (B, T, 4C) → GELU → c_proj → (B, T, C) → dropout",
+                    "n_embd=16, B=2, T=5", "train mode, dropout=0.3: the output of c_proj is dropped"),
+        Requirement("an nn.Dropout(dropout), using your gelu", "n_embd=16, B=2, T=5",
+                    "train mode, dropout=0.3: the output of c_proj is dropped"),
+        Requirement("it switches itself off in .eval() mode", "dropout=0.5 in eval mode, bias=False"),
+        Requirement("F.dropout(x, p) does not unless you pass training=self.training",
+                    "dropout=0.5 in eval mode, bias=False"),
     ],
 )
 
@@ -487,12 +762,13 @@ class _Block(nn.Module):
     wire them as the reference does)."""
 
     def __init__(self, n_embd, n_head, dropout=0.0, bias=True, pre_ln=True, residual=True,
-                 sequential=True, own_ln_2=True, add_to_stream=True):
+                 sequential=True, own_ln_2=True, add_to_stream=True, pass_dropout=True):
         super().__init__()
+        sub_dropout = dropout if pass_dropout else 0.0
         self.ln_1 = reference("LayerNorm")(n_embd, bias=bias)
-        self.attn = reference("MultiHeadAttention")(n_embd, n_head, dropout, bias)
+        self.attn = reference("MultiHeadAttention")(n_embd, n_head, sub_dropout, bias)
         self.ln_2 = reference("LayerNorm")(n_embd, bias=bias)
-        self.mlp = reference("FeedForward")(n_embd, dropout, bias)
+        self.mlp = reference("FeedForward")(n_embd, sub_dropout, bias)
         self.pre_ln, self.residual, self.sequential = pre_ln, residual, sequential
         self.own_ln_2, self.add_to_stream = own_ln_2, add_to_stream
 
@@ -512,6 +788,62 @@ class _Block(nn.Module):
         return self.sublayer(after_attn, self.ln_2 if self.own_ln_2 else self.ln_1, self.mlp)
 
 
+def sublayers_shown(block):
+    """Weights under which each sub-layer adds a constant to the stream: c_proj's weights are 0,
+    so attn adds its c_proj bias, 1, and mlp its c_proj bias, 2. In train mode each addition is
+    dropped (0) or divided by 1 - p, so output - x is a multiple n / (1 - p), n in {0, 1, 2, 3},
+    and n says which sub-layer's dropout dropped what."""
+    for sub, value in ((block.attn, 1.0), (block.mlp, 2.0)):
+        sub.c_proj.weight.zero_()
+        sub.c_proj.bias.fill_(value)
+
+
+def run_block_train(cls, args):
+    """The block in train mode under `sublayers_shown`: {"x": x, "train": output}."""
+    ctor, x = args
+    ref = reference("Block")(*ctor)
+    perturb(ref, scale=0.2)
+    with torch.no_grad():
+        sublayers_shown(ref)
+    model = explicit(load_reference_weights(cls(*ctor), ref, GPT2_NAMES).train())
+    with torch.no_grad():
+        return {"x": x, "train": model(x)}
+
+
+def compare_block_dropout(got, expected, args):
+    (ctor, _), x, y = args, got["x"].array, got["train"].array
+    p = ctor[2]
+    if y.shape != x.shape:
+        return Fail(f"in train mode the output has shape {y.shape}, expected {x.shape}")
+    added = (y - x) * (1 - p)                 # attn's 1 + mlp's 2, each kept (1) or dropped (0)
+    n = np.rint(added)
+    if np.allclose(y - x, 3, atol=1e-4):
+        return Fail(f"in train mode with dropout={p} nothing was dropped: pass dropout on to "
+                    "MultiHeadAttention and FeedForward", mistake=BLOCK_DROPOUT_NOT_PASSED_ON)
+    if not np.allclose(added, n, atol=1e-4) or not ((n >= 0) & (n <= 3)).all():
+        kept = 1 / (1 - p)
+        for value, undropped, sub in ((1.0, 2.0, "FeedForward"), (2.0, 1.0, "MultiHeadAttention")):
+            u = y - x - undropped          # the other sub-layer's addition, if this one is never dropped
+            if np.isclose(u, 0, atol=1e-4).any() and (np.isclose(u, 0, atol=1e-4) | np.isclose(u, value * kept, atol=1e-4)).all():
+                return Fail(f"in train mode with dropout={p} the output of {sub} was never dropped: pass "
+                            f"dropout on to {sub} too")
+        return Fail("in train mode what each sub-layer adds to the stream must be dropped or divided by "
+                    f"1 - p, with dropout={p} in both attn and mlp: x = x + attn(ln_1(x)), then "
+                    "x = x + mlp(ln_2(x))")
+    for what, dropped in (("attn's outputs", (n == 0) | (n == 2)), ("mlp's outputs", n <= 1)):
+        fail = _dropped_fraction_fail(dropped, p, what)
+        if fail:
+            return fail
+    return None
+
+
+BLOCK_DROPOUT_NOT_PASSED_ON = Mistake(
+    "dropout not passed on to the sub-layers",
+    "Block(n_embd, n_head, dropout) must hand its dropout to MultiHeadAttention(n_embd, n_head, dropout, "
+    "bias) and FeedForward(n_embd, dropout, bias); left out, they use their default 0.0.",
+    variant(_Block, pass_dropout=False))
+
+
 Block = Exercise(
     id="09.Block", points=2, difficulty="medium", minutes=15,
     run=module_run("Block"),
@@ -520,6 +852,13 @@ Block = Exercise(
         Case("a batch of one, bias=False", lambda rng: ((8, 2, 0.0, False), randn(rng, 1, 3, 8))),
         Case("large residual stream (x100)", lambda rng: ((16, 2), randn(rng, 2, 4, 16, scale=100.0)),
              why="the residual stream grows in deep models; pre-LN leaves it unnormalised"),
+        Case("train mode with the default dropout (0.0): the same as eval mode",
+             lambda rng: ((16, 4), randn(rng, 2, 6, 16)), run=module_run("Block", train=True),
+             why="dropout=0.0 is the default: model.train() must then change nothing"),
+        Case("train mode, dropout=0.3 reaches attn and mlp", lambda rng: ((16, 2, 0.3), randn(rng, 16, 16, 16)),
+             run=run_block_train, compare=compare_block_dropout,
+             why="c_proj's weights set to 0 and its bias to 1 (attn) and 2 (mlp): output - x shows "
+                 "which sub-layer's dropout dropped what"),
     ],
     compare=FLOAT32,
     mistakes=[
@@ -539,6 +878,19 @@ Block = Exercise(
         Mistake("added the sub-layer to the normalised x",
                 "the residual adds to the stream x itself, not to ln(x): x = x + attn(ln_1(x)).",
                 variant(_Block, add_to_stream=False)),
+        BLOCK_DROPOUT_NOT_PASSED_ON,
+    ],
+    requirements=[
+        Requirement("Write Block(n_embd, n_head, dropout=0.0, bias=True) with submodules ln_1, attn "
+                    "(your MultiHeadAttention), ln_2, mlp (your FeedForward)",
+                    "n_embd=16, 4 heads, B=2, T=6", "train mode with the default dropout (0.0): the same as eval mode",
+                    "train mode, dropout=0.3 reaches attn and mlp"),
+        Requirement("the LayerNorms get bias=bias", "a batch of one, bias=False"),
+        Requirement("A pre-LN Transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))", "n_embd=16, 4 heads, B=2, T=6",
+                    "large residual stream (x100)", "train mode, dropout=0.3 reaches attn and mlp"),
+        Requirement("forward(x): (B, T, C) → (B, T, C)", "n_embd=16, 4 heads, B=2, T=6", "a batch of one, bias=False"),
+        Requirement("Gradients flow back along that stream unchanged",
+                    not_checked="why residual connections help, not something forward computes"),
     ],
 )
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
-from ..engine import Case, Exercise, Mistake
+from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference import ch12 as ref
 from .common import positions_embedded, randn
 
@@ -111,6 +111,20 @@ KVCache = Exercise(
                 "each layer has its own keys and values: store them in slot `layer`.",
                 CacheSharedByLayers),
     ],
+    requirements=[
+        Requirement("KVCache(n_layer): empty", "2 layers, one position at a time",
+                    "a batch of one, 3 layers, chunks of 2 and 3 positions"),
+        Requirement("k, v are the new positions' keys and values, (B, H, T_new, hs); append them to layer "
+                    "layer's cache along the time axis (dim 2) and return everything cached for that layer, "
+                    "(B, H, T_past + T_new, hs)",
+                    "2 layers, one position at a time", "2 layers: a prompt of 3 positions, then one position at a time",
+                    "a batch of one, 3 layers, chunks of 2 and 3 positions"),
+        Requirement("len(cache): the number of cached positions (0 when empty)",
+                    "2 layers: a prompt of 3 positions, then one position at a time",
+                    "a batch of one, 3 layers, chunks of 2 and 3 positions"),
+        Requirement("Per-layer keys and values (B, H, T, hs) of every position seen so far",
+                    "a batch of one, 3 layers, chunks of 2 and 3 positions"),
+    ],
 )
 for _case in KVCache.cases:
     _case.run = _run_cache
@@ -135,12 +149,46 @@ def _forward_inputs(B, chunks, block_size=16):
     return inputs
 
 
-def _cached_variant(restart_positions=False, causal_prefill=True, use_cache=True, offset_mask=True):
+def run_forward_past_block_size(fn, args):
+    """A prompt of block_size tokens fills the cache; one token more must raise ValueError, and so
+    must a prompt of block_size + 1 on an empty cache. Exceptions are returned by name, so that
+    the comparator can say which one came. Also: whether the logits carry gradients."""
+    idx, _, block_size = args
+    model = tiny_gpt(block_size=block_size)
+
+    def raised(call):
+        try:
+            call()
+        except Exception as exc:           # the learner's exception, reported by name
+            return type(exc).__name__
+        return "no exception"
+
+    cache = ref.KVCache(model.config.n_layer)
+    logits = fn(model, idx[:, :block_size], cache)
+    return {"logits need no gradients": not logits.requires_grad, "cached": len(cache),
+            "one token past a full cache": raised(lambda: fn(model, idx[:, block_size:], cache)),
+            "a prompt of block_size + 1": raised(lambda: fn(model, idx, ref.KVCache(model.config.n_layer)))}
+
+
+def compare_past_block_size(got, expected, args):
+    for key in ("one token past a full cache", "a prompt of block_size + 1"):
+        if got[key] != "ValueError":
+            return Fail(f"{key}: start + T_new > block_size must raise ValueError (there is no position "
+                        f"embedding for position block_size); yours: {got[key]}", mistake=NO_VALUEERROR_PAST_BLOCK_SIZE)
+    if not got["logits need no gradients"]:
+        return Fail("the logits carry gradients: keep @torch.no_grad() on forward_cached")
+    return compare_values(got, expected)
+
+
+def _cached_variant(restart_positions=False, causal_prefill=True, use_cache=True, offset_mask=True,
+                    check_block_size=True):
     @torch.no_grad()
     def forward(model, idx, cache):
         B, T_new = idx.shape
         C, H = model.config.n_embd, model.config.n_head
         start = len(cache)
+        if check_block_size and start + T_new > model.config.block_size:
+            raise ValueError("past block_size")
         pos = torch.arange(T_new) if restart_positions else torch.arange(start, start + T_new)
         x = model.transformer.wte(idx) + model.transformer.wpe(pos)
         T_total = start + T_new
@@ -166,6 +214,13 @@ def _cached_variant(restart_positions=False, causal_prefill=True, use_cache=True
     return forward
 
 
+NO_VALUEERROR_PAST_BLOCK_SIZE = Mistake(
+    "no ValueError past block_size",
+    "check before anything else: if len(cache) + T_new > model.config.block_size, raise ValueError "
+    "with a message saying so (wpe has block_size rows; an index past them is an IndexError deep in torch).",
+    _cached_variant(check_block_size=False))
+
+
 forward_cached = Exercise(
     id="12.forward_cached", points=3, difficulty="hard", minutes=40,
     # float32: the cached pass adds up the same terms in another order than a full pass;
@@ -176,6 +231,9 @@ forward_cached = Exercise(
         Case("a prompt of 2, then a chunk of 3 (the mask must be offset by the cache)",
              _forward_inputs(2, [2, 3, 1]), run=_run_forward),
         Case("a batch of one filling the context to block_size", _forward_inputs(1, [6] + [1] * 10), run=_run_forward),
+        Case("past block_size: ValueError", _forward_inputs(2, [17]), run=run_forward_past_block_size,
+             compare=compare_past_block_size,
+             why="block_size=16 positions have embeddings; a 17th has none"),
     ],
     mistakes=[
         Mistake("position embeddings restarted at 0 for each new token",
@@ -194,6 +252,24 @@ forward_cached = Exercise(
                 "a (T_new, T_total) mask built with tril() lines up query 0 with key 0; query i is "
                 "at absolute position len(cache) + i, so allow keys j <= len(cache) + i.",
                 _cached_variant(offset_mask=False)),
+        NO_VALUEERROR_PAST_BLOCK_SIZE,
+    ],
+    requirements=[
+        Requirement("forward_cached(model, idx, cache) takes the tokens the model has not seen yet, idx (B, T_new), "
+                    "and returns their logits (B, T_new, V), reading and extending cache",
+                    "a prompt of 5 tokens, then 3 tokens one at a time",
+                    "a prompt of 2, then a chunk of 3 (the mask must be offset by the cache)"),
+        Requirement("Positions continue where the cache ends", "a prompt of 5 tokens, then 3 tokens one at a time"),
+        Requirement("new token i (absolute position start + i) may attend key j iff j le text{start} + i",
+                    "a prompt of 2, then a chunk of 3 (the mask must be offset by the cache)",
+                    "a prompt of 5 tokens, then 3 tokens one at a time"),
+        Requirement("for a prompt (start = 0) it is the usual causal mask", "a prompt of 5 tokens, then 3 tokens one at a time"),
+        Requirement("logits = model.lm_head(model.transformer.ln_f(x))", "a batch of one filling the context to block_size"),
+        Requirement("Raise a ValueError if start + T_new > block_size", "past block_size: ValueError",
+                    "a batch of one filling the context to block_size"),
+        Requirement("Run in eval mode", not_checked="the checks pass models already in eval mode, with dropout=0: "
+                    "no mode-dependent layer whose behaviour would show"),
+        Requirement("without gradients", "past block_size: ValueError"),
     ],
 )
 
@@ -208,6 +284,31 @@ def _run_generate(fn, args):
                                                 generator=generator))
 
 
+def run_generate_reporting(fn, args):
+    """`_run_generate`, with an exception returned by name in place of the tokens (so that a
+    prompt fed uncropped is a failure that can be named, not a crash)."""
+    try:
+        return _run_generate(fn, args)
+    except Exception as exc:               # the learner's exception, reported by name
+        return f"raised {type(exc).__name__}: {exc}", 0
+
+
+def run_generate_defaults(fn, args):
+    """`_run_generate` calling fn without temperature and top_k: their defaults, 1.0 and None."""
+    idx, n, _, _, seed = args
+    model = tiny_gpt()
+    generator = torch.Generator().manual_seed(seed)
+    return fn(model, idx, n, generator=generator), None
+
+
+def compare_defaults(got, expected, args):
+    fail = compare_values(got[0], expected[0], check_dtype=False)
+    if fail:
+        fail.message = ("called without temperature and top_k (defaults 1.0 and None, as in generate), "
+                        "the tokens differ from generate's: " + fail.message)
+    return fail
+
+
 def _generate_inputs(B, P, n, temperature=1.0, top_k=1, seed=None):
     def inputs(rng):
         return torch.from_numpy(rng.integers(0, 11, size=(B, P))).long(), n, temperature, top_k, seed
@@ -219,6 +320,8 @@ def _same_tokens_less_work(got, expected, args):
     passed through the token embedding, must be about the cached amount, not the quadratic one."""
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         return Fail("internal: unexpected result")
+    if isinstance(got[0], str):     # an exception, by name: equal only to the same exception
+        return None if got[0] == expected[0] else Fail(f"your code {got[0]}")
     fail = compare_values(got[0], expected[0], check_dtype=False)
     if fail:
         fail.message = "the tokens differ from generate's: " + fail.message
@@ -231,13 +334,13 @@ def _same_tokens_less_work(got, expected, args):
     return None
 
 
-def _gen_variant(temperature_used=True, use_generator=True):
+def _gen_variant(temperature_used=True, use_generator=True, crop_prompt=True):
     @torch.no_grad()
     def generate_cached(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
         block_size, n_layer = model.config.block_size, model.config.n_layer
-        cache, new = ref.KVCache(n_layer), idx[:, -block_size:]
-        for _ in range(max_new_tokens):
-            if len(cache) + new.size(1) > block_size:
+        cache, new = ref.KVCache(n_layer), idx[:, -block_size:] if crop_prompt else idx
+        for step in range(max_new_tokens):
+            if (step > 0 or crop_prompt) and len(cache) + new.size(1) > block_size:
                 cache, new = ref.KVCache(n_layer), idx[:, -block_size:]
             logits = ref.forward_cached(model, new, cache)[:, -1, :]
             if temperature_used:
@@ -272,6 +375,16 @@ generate_cached = Exercise(
         Case("sampling: temperature 0.7, top_k=4, a seeded generator",
              _generate_inputs(2, 3, 10, temperature=0.7, top_k=4, seed=5), run=_run_generate),
         Case("past block_size: the window slides as in generate", _generate_inputs(1, 6, 14), run=_run_generate),
+        Case("sampling from the whole distribution: top_k=None, temperature 1.3, another seed",
+             _generate_inputs(2, 3, 10, temperature=1.3, top_k=None, seed=11), run=_run_generate,
+             why="top_k=None means no top-k filter; a second seed shows the generator is the one passed in"),
+        Case("called without temperature and top_k: the defaults 1.0 and None",
+             _generate_inputs(2, 3, 8, seed=3), run=run_generate_defaults, compare=compare_defaults),
+        Case("a prompt longer than block_size (20 tokens): only the last 16 are fed",
+             _generate_inputs(1, 20, 4), run=run_generate_reporting,
+             why="the prompt itself is cropped, idx[:, -block_size:], before the first forward pass"),
+        Case("a batch of 17 sequences, more than block_size", _generate_inputs(17, 2, 5), run=_run_generate,
+             why="the window is about the time axis, new.size(1), never the batch axis"),
     ],
     mistakes=[
         RECOMPUTED_THE_WHOLE_CONTEXT_EVERY_STEP,
@@ -283,6 +396,29 @@ generate_cached = Exercise(
                 "pass generator=generator to torch.multinomial: the same generator must give the "
                 "same text as generate.",
                 _gen_variant(use_generator=False)),
+        Mistake("prompt not cropped to block_size",
+                "the first tokens fed are idx[:, -block_size:]: a prompt longer than the context "
+                "has no position embeddings for its start, and generate crops it too.",
+                _gen_variant(crop_prompt=False)),
+    ],
+    requirements=[
+        Requirement("generate_cached(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None) "
+                    "has chapter 10's signature and must return the same tokens as generate, sampling included",
+                    "greedy (top_k=1), 12 new tokens after a prompt of 4",
+                    "sampling: temperature 0.7, top_k=4, a seeded generator",
+                    "called without temperature and top_k: the defaults 1.0 and None"),
+        Requirement("same temperature, same top-k, one torch.multinomial(probs, 1, generator=generator) per step",
+                    "sampling: temperature 0.7, top_k=4, a seeded generator",
+                    "sampling from the whole distribution: top_k=None, temperature 1.3, another seed"),
+        Requirement("cache = KVCache(n_layer); the tokens not yet seen are the prompt, idx[:, -block_size:]",
+                    "a prompt longer than block_size (20 tokens): only the last 16 are fed"),
+        Requirement("each step: logits = forward_cached(model, new, cache)[:, -1, :]",
+                    "greedy (top_k=1), 12 new tokens after a prompt of 4", "a batch of 17 sequences, more than block_size"),
+        Requirement("append the token; it is the next step's new", "greedy (top_k=1), 12 new tokens after a prompt of 4"),
+        Requirement("start a fresh cache and feed the cropped window again",
+                    "past block_size: the window slides as in generate"),
+        Requirement("chapter 10's generate with a KV cache: the same tokens, (B, T + max_new_tokens)",
+                    "greedy (top_k=1), 12 new tokens after a prompt of 4"),
     ],
 )
 
@@ -308,6 +444,9 @@ def _ints_close(got, expected, name, allowed_fraction=0.002):
 def _quantized(got, expected, args):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         return Fail("return a tuple (q, scale)")
+    if getattr(got[1], "dtype", None) != "torch.float32":
+        kind = getattr(got[1], "dtype", type(got[1]).__name__)
+        return Fail(f"scales: expected a torch.float32 tensor, got {kind}")
     fail = compare_values(got[1], expected[1], rtol=1e-6, atol=1e-12, check_dtype=False)
     if fail:
         fail.message = "scales: " + fail.message
@@ -372,6 +511,20 @@ quantize_int8 = Exercise(
                 "absmax over dim=1, giving n_out scales.",
                 _int8_per_column),
     ],
+    requirements=[
+        Requirement("quantize_int8(W) -> (q, scale): W (n_out, n_in) float32 → q (n_out, n_in) torch.int8, "
+                    "scale (n_out,) float32", "a (6, 40) matrix", "a single row", "pure"),
+        Requirement("s_r = frac{max_j |W_{rj}|}{127}", "a (6, 40) matrix", "large weights (x1000), (5, 8)"),
+        Requirement("The largest weight of each row maps to ±127 exactly", "a (6, 40) matrix",
+                    "a row of zeros and a row with an outlier"),
+        Requirement("a scale per row adapts to each output neuron", "a row of zeros and a row with an outlier",
+                    "a (6, 40) matrix"),
+        Requirement("One scale for the whole matrix would be set by its single largest weight",
+                    "a row of zeros and a row with an outlier"),
+        Requirement("Round to the nearest integer (torch.round), not towards zero", "a (6, 40) matrix"),
+        Requirement("A row of zeros has scale 0: give it q = 0 without dividing by zero",
+                    "a row of zeros and a row with an outlier"),
+    ],
 )
 
 # ---------------------------------------------------------------- dequantize_int8
@@ -398,14 +551,26 @@ dequantize_int8 = Exercise(
         Mistake("divided by the scale",
                 "quantizing divided by the scale; dequantizing multiplies: W_hat = q * scale.",
                 lambda q, s: q.float() / s[:, None]),
+        Mistake("left as int8 codes times the scale in float64",
+                "W_hat is float32, like the weights it replaces: q.float() * scale[:, None].",
+                lambda q, s: q.double() * s.double()[:, None]),
+    ],
+    requirements=[
+        Requirement("dequantize_int8(q, scale) -> W_hat (n_out, n_in) float32", "a square (5, 5) matrix",
+                    "a (3, 8) matrix", "a single row", "pure"),
+        Requirement("hat W_{rj} = q_{rj}, s_r", "a (3, 8) matrix", "a square (5, 5) matrix"),
+        Requirement("One scale for the whole matrix would be set by its single largest weight",
+                    not_checked="why quantize_int8 scales per row; dequantize gets the scales it is given"),
     ],
 )
 
 # ---------------------------------------------------------------- quantize_q4_blocks
 
 
-def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False):
+def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False, check=True):
     n_out, n_in = W.shape
+    if check and n_in % block_size:
+        raise ValueError("n_in is not a multiple of block_size")
     bs = n_in if per_row else block_size
     blocks = W.float().reshape(n_out, n_in // bs, bs)
     if signed:
@@ -419,12 +584,43 @@ def _q4(W, block_size=32, signed=True, divisor=8.0, clamp=(-8, 7), per_row=False
     return q.to(torch.int8).reshape(n_out, n_in), d.squeeze(-1)
 
 
+def _largest_exactly_8(rng):
+    W = randn(rng, 2, 32)
+    W[0, 7] = 8.0                     # d = 8 / -8 = -1 exactly
+    W[1, 2] = -8.0                    # d = 1 exactly
+    return (W,)
+
+
 def _opposite_extremes(rng):
     W = randn(rng, 2, 64, scale=0.1)
     W[0, 3], W[0, 17] = 1.0, -0.99    # +m and almost -m in one block: -0.99/d rounds to 8
     W[1, 40], W[1, 41] = -2.0, 1.97
     W[1, :32] = 0.0                   # a block of zeros
     return (W,)
+
+
+def run_reporting_value_error(fn, args):
+    """The call's result, or the name of the exception it raised, so that a missing ValueError
+    is a failure with a message rather than the learner's crash."""
+    try:
+        return fn(*args)
+    except Exception as exc:               # the learner's exception, reported by name
+        return f"raised {type(exc).__name__}"
+
+
+def compare_ragged_blocks(got, expected, args):
+    if got != "raised ValueError":
+        said = got if isinstance(got, str) else "returned normally"
+        return Fail(f"n_in={args[0].shape[1]} is not a multiple of block_size={args[1]}: raise ValueError "
+                    f"(yours {said})", mistake=NO_VALUEERROR_FOR_RAGGED_ROWS)
+    return None
+
+
+NO_VALUEERROR_FOR_RAGGED_ROWS = Mistake(
+    "no ValueError when n_in is not a multiple of block_size",
+    "check n_in % block_size first and raise ValueError: a reshape error from torch, or blocks that "
+    "silently drop the last weights, say nothing about what was wrong.",
+    lambda W, bs=32: _q4(W, bs, check=False))
 
 
 quantize_q4_blocks = Exercise(
@@ -435,6 +631,11 @@ quantize_q4_blocks = Exercise(
         Case("a block holding +m and almost -m, and a block of zeros", _opposite_extremes),
         Case("block_size=16, a (3, 48) matrix", lambda rng: (randn(rng, 3, 48), 16)),
         Case("a single row of one block, large values", lambda rng: (randn(rng, 1, 32, scale=500.0),)),
+        Case("blocks whose scale is exactly -1 and 1 (largest weights 8 and -8)", _largest_exactly_8,
+             why="d = -1 and d = 1 are scales like any other: only d = 0 is special"),
+        Case("n_in=48 with block_size=32: ValueError", lambda rng: (randn(rng, 2, 48), 32),
+             run=run_reporting_value_error, compare=compare_ragged_blocks,
+             why="48 weights make one block and a half: the instructions ask for a ValueError"),
     ],
     mistakes=[
         Mistake("one scale per row instead of per block",
@@ -454,6 +655,25 @@ quantize_q4_blocks = Exercise(
                 "(gather it with argmax of abs); absmax/8 sends a positive maximum to +8, which "
                 "is clamped to 7.",
                 lambda W, bs=32: _q4(W, bs, signed=False)),
+        NO_VALUEERROR_FOR_RAGGED_ROWS,
+    ],
+    requirements=[
+        Requirement("quantize_q4_blocks(W, block_size=32) -> (q, scales)", "a (4, 64) matrix: two blocks per row",
+                    "block_size=16, a (3, 48) matrix", "pure"),
+        Requirement("W (n_out, n_in) with n_in divisible by block_size (else ValueError)",
+                    "n_in=48 with block_size=32: ValueError"),
+        Requirement("q (n_out, n_in) torch.int8 in [-8, 7], scales (n_out, n_in // block_size) float32 (the d of each block)",
+                    "a (4, 64) matrix: two blocks per row", "block_size=16, a (3, 48) matrix"),
+        Requirement("find m, the weight of largest magnitude, with its sign", "a (4, 64) matrix: two blocks per row",
+                    "a block holding +m and almost -m, and a block of zeros"),
+        Requirement("the scale is d = m / (-8), so m itself maps to exactly -8", "a (4, 64) matrix: two blocks per row",
+                    "a single row of one block, large values", "blocks whose scale is exactly -1 and 1 (largest weights 8 and -8)"),
+        Requirement("A weight as large on the other side would come out as +8, one past the range: that is what "
+                    "the clamp to 7 is for",
+                    "a block holding +m and almost -m, and a block of zeros"),
+        Requirement("A block of zeros has d = 0: give it q = 0", "a block holding +m and almost -m, and a block of zeros"),
+        Requirement("a single large weight (an outlier) stretches the scale", "a block holding +m and almost -m, and a block of zeros",
+                    "a (4, 64) matrix: two blocks per row"),
     ],
 )
 
@@ -485,6 +705,7 @@ dequantize_q4_blocks = Exercise(
         Case("a (3, 96) matrix: three blocks per row", lambda rng: _q4_codes(rng, 3, 96)),
         Case("block_size=8, a (2, 24) matrix", lambda rng: _q4_codes(rng, 2, 24, 8)),
         Case("a single block", lambda rng: _q4_codes(rng, 1, 32)),
+        Case("the default block_size=32, (2, 64)", lambda rng: _q4_codes(rng, 2, 64)[:2]),
     ],
     mistakes=[
         Mistake("scales repeated instead of interleaved",
@@ -498,6 +719,16 @@ dequantize_q4_blocks = Exercise(
                 "our codes are already signed, -8..7 (llama.cpp stores q + 8 in a nibble and "
                 "subtracts 8 when it unpacks): multiply q by its block's scale directly.",
                 _deq_offset),
+    ],
+    requirements=[
+        Requirement("dequantize_q4_blocks(q, scales, block_size=32) -> W_hat (n_out, n_in) float32",
+                    "a (3, 96) matrix: three blocks per row", "block_size=8, a (2, 24) matrix", "a single block", "pure",
+                    "the default block_size=32, (2, 64)"),
+        Requirement("hat w_j = q_j, d", "a (3, 96) matrix: three blocks per row", "block_size=8, a (2, 24) matrix"),
+        Requirement("with n_in divisible by block_size (else ValueError)",
+                    not_checked="quantize_q4_blocks's instruction; dequantize gets codes quantize made"),
+        Requirement("a single large weight (an outlier) stretches the scale",
+                    not_checked="why quantize_q4_blocks scales per block; dequantize gets the scales it is given"),
     ],
 )
 

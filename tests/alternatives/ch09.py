@@ -58,6 +58,30 @@ class MultiHeadAttentionSDPA(nn.Module):
         return F.dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)), self.p, self.training)
 
 
+class MultiHeadAttentionOwnDropout(nn.Module):
+    """Dropout written out with masks from torch.rand_like (other draws than nn.Dropout's), and
+    the output's mask drawn before the attention's: the train-mode check must not care."""
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True):
+        super().__init__()
+        self.n_head, self.p = n_head, dropout
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+
+    def drop(self, t, keep):
+        return t * keep / (1 - self.p) if self.training and self.p > 0 else t
+
+    def forward(self, x):
+        B, T, C = x.shape
+        out_keep = torch.rand(B, T, C) >= self.p
+        q, k, v = (t.reshape(B, T, self.n_head, -1).transpose(1, 2) for t in self.c_attn(x).chunk(3, dim=-1))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.n_head)
+        att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
+        att = self.drop(att, torch.rand_like(att) >= self.p)
+        y = self.c_proj((att @ v).transpose(1, 2).reshape(B, T, C))
+        return self.drop(y, out_keep)
+
+
 class LayerNorm(nn.Module):
     def __init__(self, ndim, eps=1e-5, bias=True):
         super().__init__()
@@ -125,6 +149,37 @@ class FeedForward(nn.Module):
         return F.dropout(self.c_proj(self.gelu(self.c_fc(x))), self.p, training=self.training)
 
 
+class FeedForwardModules(nn.Module):
+    """torch's GELU and Dropout modules, applied in a loop over the layers."""
+
+    def __init__(self, n_embd, dropout=0.0, bias=True):
+        super().__init__()
+        self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
+        self.act = nn.GELU(approximate="tanh")
+        self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        for layer in (self.c_fc, self.act, self.c_proj, self.dropout):
+            x = layer(x)
+        return x
+
+
+class BlockKeywords(nn.Module):
+    """Sub-layers built with keyword arguments, from the per-head attention above."""
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True):
+        super().__init__()
+        self.ln_1 = LayerNormByHand(n_embd, bias=bias)
+        self.attn = MultiHeadAttention(n_embd, n_head, dropout=dropout, bias=bias)
+        self.ln_2 = LayerNormByHand(n_embd, bias=bias)
+        self.mlp = FeedForwardModules(n_embd, dropout=dropout, bias=bias)
+
+    def forward(self, x):
+        h = x + self.attn(self.ln_1(x))
+        return h + self.mlp(self.ln_2(h))
+
+
 class Block(nn.Module):
     def __init__(self, n_embd, n_head, dropout=0.0, bias=True):
         super().__init__()
@@ -142,10 +197,10 @@ class Block(nn.Module):
 ALTERNATIVES = {
     "09.split_heads": [split_heads],
     "09.merge_heads": [merge_heads],
-    "09.MultiHeadAttention": [MultiHeadAttention, MultiHeadAttentionSDPA],
+    "09.MultiHeadAttention": [MultiHeadAttention, MultiHeadAttentionSDPA, MultiHeadAttentionOwnDropout],
     "09.LayerNorm": [LayerNorm, LayerNormByHand],
     "09.gelu": [gelu, gelu_sigmoid_form],
     "09.dropout": [dropout, dropout_where, dropout_torch],
-    "09.FeedForward": [FeedForward],
-    "09.Block": [Block],
+    "09.FeedForward": [FeedForward, FeedForwardModules],
+    "09.Block": [Block, BlockKeywords],
 }

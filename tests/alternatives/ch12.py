@@ -70,6 +70,26 @@ def generate_cached(model, idx, max_new_tokens, temperature=1.0, top_k=None, gen
     return idx
 
 
+@torch.no_grad()
+def generate_cached_while(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    """A while loop over the output length; temperature inside the softmax, top-k by sorting,
+    `if top_k:` for "no filter"; a fresh cache whenever the next input would not fit."""
+    cfg = model.config
+    target = idx.size(1) + max_new_tokens
+    cache, new = ref.KVCache(cfg.n_layer), idx[:, -cfg.block_size:]
+    while idx.size(1) < target:
+        if len(cache) + new.size(1) > cfg.block_size:
+            cache, new = ref.KVCache(cfg.n_layer), idx[:, -cfg.block_size:]
+        logits = ref.forward_cached(model, new, cache)[:, -1, :]
+        if top_k:
+            kth = logits.sort(dim=-1, descending=True).values[:, min(top_k, logits.size(-1)) - 1:][:, :1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits / temperature, dim=-1)
+        new = torch.multinomial(probs, num_samples=1, replacement=False, generator=generator)
+        idx = torch.cat([idx, new], dim=-1)
+    return idx
+
+
 def quantize_int8(W):
     """Multiplies by the inverse scale (rounds differently from division only at exact ties)."""
     absmax = W.abs().max(dim=1).values
@@ -100,6 +120,19 @@ def quantize_q4_blocks(W, block_size=32):
     return q, scales
 
 
+def quantize_q4_blocks_unflatten(W, block_size=32):
+    """unflatten into blocks, the signed maximum via where(max >= -min), the check by divmod."""
+    n_blocks, rest = divmod(W.shape[-1], block_size)
+    if rest:
+        raise ValueError(f"{W.shape[-1]} weights per row do not split into blocks of {block_size}")
+    blocks = W.unflatten(-1, (n_blocks, block_size))
+    high, low = blocks.amax(-1), blocks.amin(-1)
+    m = torch.where(high >= -low, high, low)
+    d = m / -8
+    q = torch.where(d[..., None] == 0, torch.zeros_like(blocks), blocks / d[..., None])
+    return q.round().clamp(-8, 7).to(torch.int8).flatten(-2), d
+
+
 def dequantize_q4_blocks(q, scales, block_size=32):
     return q.float() * scales.repeat_interleave(block_size, dim=1)
 
@@ -107,9 +140,9 @@ def dequantize_q4_blocks(q, scales, block_size=32):
 ALTERNATIVES = {
     "12.KVCache": [KVCache],
     "12.forward_cached": [forward_cached],
-    "12.generate_cached": [generate_cached],
+    "12.generate_cached": [generate_cached, generate_cached_while],
     "12.quantize_int8": [quantize_int8],
     "12.dequantize_int8": [dequantize_int8],
-    "12.quantize_q4_blocks": [quantize_q4_blocks],
+    "12.quantize_q4_blocks": [quantize_q4_blocks, quantize_q4_blocks_unflatten],
     "12.dequantize_q4_blocks": [dequantize_q4_blocks],
 }
