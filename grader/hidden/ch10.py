@@ -1,15 +1,10 @@
 """Chapter 10's hidden cases: other configs (widths, head counts, block sizes, vocabularies),
 prompts, schedules and seeds than the notebook's. Training gets one small case."""
 from ..engine import Case
+from . import like
 from ..exercises.ch10 import (GPT, _TRAIN, configure_optimizer, count_parameters, generate, train_gpt, compare_init, compare_seeds, compare_tied, compare_too_long, config, ref,
                               run_forward, run_greedy, run_init, run_optimizer, run_schedule, run_seeds, run_tied,
                               run_too_long, run_training, tokens)
-
-def like(exercise, i, name, inputs):
-    """A hidden case that runs and compares as the exercise's public case `i` does."""
-    case = exercise.cases[i]
-    return Case(name, inputs, run=case.run, compare=case.compare)
-
 
 HIDDEN = {
     "10.GPT": [

@@ -3,17 +3,12 @@ dropout rates, ids and seeds than the notebook's. The train- and eval-mode cases
 public cases' runs (and their teaching compares), with another dropout p and other shapes."""
 
 from ..engine import Case
+from . import like
 from ..exercises.ch11 import (CrossAttention, DecoderLayer, EncoderLayer, Seq2SeqTransformer, _empty_rows_zero,
                               _lsce_inputs, _run_attention, _run_decoder, _run_encoder, _run_greedy,
                               _run_seq2seq, _seq2seq_inputs, _tokens, causal, greedy_decode,
                               label_smoothed_cross_entropy, padding)
 from ..exercises.common import randn
-
-
-def like(exercise, i, name, inputs):
-    """A hidden case that runs and compares as the exercise's public case `i` does."""
-    case = exercise.cases[i]
-    return Case(name, inputs, run=case.run, compare=case.compare)
 
 
 def _with(inputs, *extra):

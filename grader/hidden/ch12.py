@@ -1,15 +1,10 @@
 """Chapter 12's hidden cases: other batch sizes, head counts, chunkings, prompts, matrix shapes
 and block sizes than the notebook's."""
 from ..engine import Case
+from . import like
 from ..exercises.ch12 import (forward_cached, generate_cached, quantize_q4_blocks, _codes, _forward_inputs, _generate_inputs, _q4_codes, _run_cache, _run_forward,
                               _run_generate, _updates)
 from ..exercises.common import randn
-
-def like(exercise, i, name, inputs):
-    """A hidden case that runs and compares as the exercise's public case `i` does."""
-    case = exercise.cases[i]
-    return Case(name, inputs, run=case.run, compare=case.compare)
-
 
 HIDDEN = {
     "12.KVCache": [

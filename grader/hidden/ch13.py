@@ -2,6 +2,7 @@
 contractions, whitespace runs, digits, emoji), other ids, pairs and vocabulary sizes than the
 notebook's. `bytes_to_unicode` takes no argument, so it has one right answer and no hidden case."""
 from ..engine import Case
+from . import like
 from ..exercises.ch13 import (GPT2Tokenizer, _random_words, _run_gpt2, _run_toy, _toy_inputs, _trained, catching,
                               exact_or_raised, train_bpe, utf8)
 from ..reference import ch13 as ref
@@ -72,12 +73,6 @@ def _cut_characters(rng):
     """A text whose multi-byte characters (emoji, CJK, Greek, accents) span several tokens."""
     many_bytes = ["👍🏽", "🧑‍🚀", "日本語", "テキスト", "Ελληνικά", "naïve", "café", "x²"]
     return (" ".join(str(w) for w in rng.choice(many_bytes, size=3)),)
-
-
-def like(exercise, i, name, inputs):
-    """A hidden case that runs and compares as the exercise's public case `i` does."""
-    case = exercise.cases[i]
-    return Case(name, inputs, run=case.run, compare=case.compare)
 
 
 HIDDEN = {
