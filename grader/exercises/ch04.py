@@ -550,17 +550,6 @@ def _compare_mode(got, expected, args):
     return None
 
 
-def _run_lr_zero_short_last(fn, args):
-    """lr = 0 with a short last batch: only a mean weighted by batch size equals the whole set's loss."""
-    X, y = args
-    model = _small_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    loss = fn(model, X, y, optimizer, 16, torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        full = F.cross_entropy(model(X), y).item()
-    return {"loss": loss, "full": full}
-
-
 def _compare_weighted(got, expected, args):
     fail = _loss_is_float(got["loss"], "lr = 0, a short last batch")
     if fail:
@@ -786,7 +775,7 @@ train_epoch = Exercise(
         Case("a model left in eval mode is switched to train mode", lambda rng: _data(rng, 16),
              run=_run_mode, compare=_compare_mode),
         Case("lr = 0, 40 examples in batches of 16: the short last batch counts less", lambda rng: _data(rng, 40),
-             run=_run_lr_zero_short_last, compare=_compare_weighted,
+             run=_run_lr_zero, compare=_compare_weighted,
              why="the epoch's mean loss weights each batch by its size"),
         Case("33 examples, batches of 8, two epochs with momentum and two parameter groups: replayed",
              lambda rng: _data(rng, 33), run=_run_replayable, compare=_compare_replay,

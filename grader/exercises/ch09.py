@@ -27,11 +27,14 @@ from ..engine import Case, Exercise, Mistake, Requirement
 from ..values import TensorValue
 from . import common
 from ..module_weights import load_reference_weights, perturb
-from .common import FLOAT32, GPT2_NAMES, randn, variant, with_reference_weights
+from .common import FLOAT32, GPT2_NAMES, dropped_fraction_fail, randn, variant, with_reference_weights
 
 
 def reference(name):
     return common.reference(name, "09")
+
+
+DROPOUT_ADVICE = ": use nn.Dropout(dropout), the p you were given"
 
 
 def explicit(model):
@@ -76,16 +79,6 @@ def eval_and_train_run(name, set_weights=None):
     return run
 
 
-def _dropped_fraction_fail(dropped, p, what):
-    """Fail when the fraction of `dropped` (a bool array) is not p within six standard deviations."""
-    fraction = dropped.mean()
-    tolerance = 6 * math.sqrt(p * (1 - p) / dropped.size)
-    if abs(fraction - p) > tolerance:
-        return Fail(f"in train mode with dropout={p}, {fraction:.3f} of {what} were dropped "
-                    f"(expected {p} +- {tolerance:.3f}): use nn.Dropout(dropout), the p you were given")
-    return None
-
-
 def compare_output_dropout(no_dropout, mistake_before=None):
     """Comparator for {"eval", "train"} of a module whose last step is dropout: in train mode
     each output element is exactly 0 or exactly its eval value / (1 - p), about a fraction p
@@ -106,7 +99,7 @@ def compare_output_dropout(no_dropout, mistake_before=None):
                             "the eval-mode output", mistake=no_dropout)
             return Fail(f"in train mode with dropout={p} no output element is exactly 0: the dropout "
                         "must be the last step, on the output of c_proj", mistake=mistake_before)
-        fail = _dropped_fraction_fail(dropped, p, "the output elements")
+        fail = dropped_fraction_fail(dropped, p, "the output elements", DROPOUT_ADVICE)
         if fail:
             return fail
         if not np.allclose(y[~dropped], e[~dropped] / (1 - p), rtol=1e-4, atol=1e-5):
@@ -302,7 +295,7 @@ def compare_attention_dropout(got, expected, args):
     if not dropped.any():
         return Fail(f"in train mode with dropout={p} no output element is exactly 0: the dropout on the "
                     "output must come after c_proj", mistake=NO_OUTPUT_DROPOUT)
-    fail = _dropped_fraction_fail(dropped, p, "the output elements")
+    fail = dropped_fraction_fail(dropped, p, "the output elements", DROPOUT_ADVICE)
     if fail:
         return fail
     shown = y * (1 - p) - 1                            # the attention weights after their dropout
@@ -320,7 +313,7 @@ def compare_attention_dropout(got, expected, args):
         return Fail(f"in train mode each attention weight must be either 0 or divided by 1 - p "
                     f"(x {1 / (1 - p):.4g}); yours are multiplied by {np.unique(ratio.round(3))[:6]}: "
                     "one dropout after the softmax, one after c_proj, each inverted")
-    return _dropped_fraction_fail(zero, p, "the attention weights")
+    return dropped_fraction_fail(zero, p, "the attention weights", DROPOUT_ADVICE)
 
 
 MultiHeadAttention = Exercise(
@@ -831,7 +824,7 @@ def compare_block_dropout(got, expected, args):
                     f"1 - p, with dropout={p} in both attn and mlp: x = x + attn(ln_1(x)), then "
                     "x = x + mlp(ln_2(x))")
     for what, dropped in (("attn's outputs", (n == 0) | (n == 2)), ("mlp's outputs", n <= 1)):
-        fail = _dropped_fraction_fail(dropped, p, what)
+        fail = dropped_fraction_fail(dropped, p, what, DROPOUT_ADVICE)
         if fail:
             return fail
     return None

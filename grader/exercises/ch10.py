@@ -26,7 +26,7 @@ from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..module_weights import perturb
 from ..values import TensorValue
-from .common import GPT2_NAMES, reference, variant, with_reference_weights
+from .common import GPT2_NAMES, dropped_fraction_fail, reference, variant, with_reference_weights
 
 
 def ref(name):
@@ -117,16 +117,6 @@ def compare_too_long(got, expected, args):
                 mistake=NO_CHECK_OF_THE_SEQUENCE_LENGTH)
 
 
-def _dropped_fraction_fail(dropped, p, what):
-    """Fail when the fraction of `dropped` (a bool array) is not p within six standard deviations."""
-    fraction = dropped.mean()
-    tolerance = 6 * math.sqrt(p * (1 - p) / dropped.size)
-    if abs(fraction - p) > tolerance:
-        return Fail(f"in train mode with dropout={p}, {fraction:.3f} of {what} were dropped "
-                    f"(expected {p} +- {tolerance:.3f})")
-    return None
-
-
 def run_dropout_places(cls, args):
     """The model in train mode, watched by hooks: what enters block 0 (the embeddings after
     transformer.drop), and what block 0's attn and mlp return (each ends with its dropout).
@@ -161,7 +151,7 @@ def compare_dropout_places(got, expected, args):
     if not dropped.any():
         return Fail(f"in train mode with dropout={p} nothing of the embeddings was dropped before the first "
                     "block: apply transformer.drop to wte(idx) + wpe(pos)", mistake=NO_EMBEDDING_DROPOUT)
-    fail = _dropped_fraction_fail(dropped, p, "the embeddings")
+    fail = dropped_fraction_fail(dropped, p, "the embeddings")
     if fail:
         return fail
     if not np.allclose(x[~dropped], e[~dropped] / (1 - p), rtol=1e-4, atol=1e-6):
@@ -171,7 +161,7 @@ def compare_dropout_places(got, expected, args):
         if not (got[key].array == 0).any():
             return Fail(f"in train mode with dropout={p} the output of h[0].{key} has no dropped element: build "
                         "each Block(n_embd, n_head, dropout, bias) with config.dropout", mistake=BLOCKS_WITHOUT_DROPOUT)
-        fail = _dropped_fraction_fail(got[key].array == 0, p, f"the outputs of h[0].{key}")
+        fail = dropped_fraction_fail(got[key].array == 0, p, f"the outputs of h[0].{key}")
         if fail:
             return fail
     return None

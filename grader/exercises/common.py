@@ -6,6 +6,7 @@ chapter module (tests/test_exercises.py enforces it), so that each chapter reads
 """
 import importlib
 import inspect
+import math
 from functools import partial
 
 import numpy as np
@@ -49,6 +50,17 @@ def quiet(fn):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return fn(*args)
     return wrapped
+
+
+def dropped_fraction_fail(dropped, p, what, advice=""):
+    """Fail when the fraction of `dropped` (a bool array) is not p within six standard deviations
+    of a fair draw; `advice` ends the message."""
+    fraction = dropped.mean()
+    tolerance = 6 * math.sqrt(p * (1 - p) / dropped.size)
+    if abs(fraction - p) > tolerance:
+        return Fail(f"in train mode with dropout={p}, {fraction:.3f} of {what} were dropped "
+                    f"(expected {p} +- {tolerance:.3f}){advice}")
+    return None
 
 
 # ---------------------------------------------------------------- tolerance
