@@ -266,7 +266,7 @@ def test_a_failed_hidden_case_is_named_by_its_description_only(tmp_path):
     """An answer right on the public inputs only fails a hidden case; the report names the case
     by its description and shows no code of how its inputs are made."""
     source = ("def one_hot(labels, num_classes=10):\n"
-              "    return np.eye(num_classes)[labels] if len(labels) in (7, 1, 6, 10) else np.zeros(3)\n")
+              "    return np.eye(num_classes)[labels] if len(labels) in (7, 1, 6, 10, 8) else np.zeros(3)\n")
     code, statuses, report, _ = instructor(notebook_with(tmp_path, {"one_hot": source}))
     text = message(report, "one_hot")
     assert statuses.pop("one_hot") == "failed" and set(statuses.values()) == {CORRECT}
