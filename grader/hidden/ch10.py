@@ -37,7 +37,7 @@ HIDDEN = {
     "10.generate": [
         Case("top_k=1 on three prompts of 9 tokens (crop)", lambda rng: (tokens(rng, 3, 9), {"top_k": 1}),
              run=run_greedy),
-        Case("the same seeded generator gives the same tokens, one prompt of 5", lambda rng: (tokens(rng, 1, 5),),
+        Case("the same seeded generator gives the same tokens, three prompts of 5", lambda rng: (tokens(rng, 3, 5),),
              run=run_seeds, compare=compare_seeds),
         Case("temperature 1e-3 on two prompts of 4", lambda rng: (tokens(rng, 2, 4), {"temperature": 1e-3}),
              run=run_greedy),
