@@ -7,9 +7,10 @@ So for every exercise of the course these tests show that the engine
 - reports the released stub as `not_implemented`,
 - fails every known mistake *and names it* (the hint the learner sees).
 """
-import importlib
 
 import pytest
+
+from tests.alternatives import alternatives
 
 from grader.engine import all_exercises, grade_function
 
@@ -17,13 +18,6 @@ EXERCISES = all_exercises()
 MISTAKES = [(ex.id, m.name) for ex in EXERCISES.values() for m in ex.mistakes]
 
 
-def alternatives(exercise_id):
-    chapter = exercise_id.split(".")[0]
-    try:
-        module = importlib.import_module(f"tests.alternatives.ch{chapter}")
-    except ModuleNotFoundError:
-        return []
-    return module.ALTERNATIVES.get(exercise_id, [])
 
 
 def stub(*args, **kwargs):

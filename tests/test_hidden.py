@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.alternatives import alternatives
+
 from grader import engine
 from grader.engine import Exercise, all_exercises, grade_function
 from grader.hidden import SECRET_VARIABLE, hidden_cases, with_hidden
@@ -39,13 +41,6 @@ def secret(monkeypatch):
     monkeypatch.setenv(SECRET_VARIABLE, SECRET)
 
 
-def alternatives(exercise_id):
-    chapter = exercise_id.split(".")[0]
-    try:
-        module = importlib.import_module(f"tests.alternatives.ch{chapter}")
-    except ModuleNotFoundError:
-        return []
-    return module.ALTERNATIVES.get(exercise_id, [])
 
 
 def only_hidden(exercise: Exercise) -> Exercise:
