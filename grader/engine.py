@@ -32,7 +32,12 @@ from .values import normalize
 class Case:
     """One test of an exercise. `inputs(rng)` builds the positional arguments from a seeded
     numpy Generator; `run(fn, args)` calls the function under test (default `fn(*args)`);
-    `compare` overrides the exercise's comparator; `why` says what the case is for."""
+    `compare` overrides the exercise's comparator; `why` says what the case is for.
+
+    A run may carry a `prepare(args) -> args` attribute: the inputs pass through it where they
+    are built, in the grading process, which may use the reference there (a module check takes
+    the reference's weights, as data). The run itself executes beside learner code, where the
+    reference of an unreleased chapter is absent (grader/sandbox.py, grader/student.py)."""
     name: str
     inputs: Callable[[np.random.Generator], tuple]
     run: Callable[[Any, tuple], Any] | None = None
@@ -94,17 +99,38 @@ class Exercise:
     def reference(self):
         """The reference solution. Raises ReferenceUnavailable in a student install built
         without this chapter's reference (see grader/student.py)."""
-        try:
-            module = importlib.import_module(f"grader.reference.ch{self.chapter}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("grader.reference"):
-                raise ReferenceUnavailable(self.chapter) from None
-            raise
-        return getattr(module, self.name)
+        return getattr(reference_module(self.chapter), self.name)
 
 
 class ReferenceUnavailable(LookupError):
-    """This install has no reference for the chapter; the engine uses stored outcomes."""
+    """This install, or this process, has no reference for the chapter; the engine uses stored
+    inputs and outcomes where there are some."""
+
+
+_references_noted: list[set] = []
+
+
+def reference_module(chapter: str):
+    """`grader.reference.chNN`. Raises ReferenceUnavailable where it is withheld."""
+    for noted in _references_noted:
+        noted.add(chapter)
+    try:
+        return importlib.import_module(f"grader.reference.ch{chapter}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("grader.reference"):
+            raise ReferenceUnavailable(chapter) from None
+        raise
+
+
+@contextlib.contextmanager
+def references_used():
+    """The set of chapters whose reference the block asked for (through reference_module)."""
+    noted = set()
+    _references_noted.append(noted)
+    try:
+        yield noted
+    finally:
+        _references_noted.remove(noted)
 
 
 @dataclass
@@ -199,12 +225,22 @@ def seed_everything(seed: int):
 
 
 def make_inputs(exercise: Exercise, index: int) -> tuple:
+    """Case `index`'s arguments: built from its seed and prepared for its run (see Case), or,
+    where they need a reference this install withholds, as `grader student-build` stored them."""
     seed = case_seed(exercise.id, index)
     seed_everything(seed)
     case = exercise.cases[index]
-    with on_the_cpu():
-        args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
-    return args if isinstance(args, tuple) else (args,)
+    prepare = getattr(case.run or exercise.run, "prepare", None)
+    try:
+        with on_the_cpu():
+            args = case.inputs(np.random.default_rng(seed if case.seed is None else case.seed))
+            args = args if isinstance(args, tuple) else (args,)
+            return prepare(args) if prepare else args
+    except ReferenceUnavailable:
+        stored = _stored(exercise)
+        if stored is None or index >= len(stored.get("inputs", ())) or stored["inputs"][index] is None:
+            raise
+        return copy_args(stored["inputs"][index])
 
 
 def _describe_exception(exc: BaseException) -> str:

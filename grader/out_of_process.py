@@ -16,7 +16,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import pickle
 import select
 import subprocess
@@ -159,42 +158,12 @@ def grade_notebook(path, limits: Limits | None = None, trust: Trust | None = Non
             results[ex.id] = _result(ex, "forbidden", f"0 points: {reason}.")
         elif ex.id in child.unsupported and results[ex.id].status != "passed":
             results[ex.id] = _result(ex, "grader_error", (
-                f"the course cannot grade this exercise in the sandbox: its check needs `{child.unsupported[ex.id]}`, "
-                "which is withheld from the process running your code (a limitation of the course, not of "
-                "your answer; release that chapter or grade without the sandbox)"))
-    _regrade_with_their_references(results, exercises, cells, limits, cwd, child)
+                f"the course cannot grade this exercise: its check needs `{child.unsupported[ex.id]}`, "
+                "which is withheld from the process running your code (a defect of the course, not of your "
+                "answer: please report it; releasing that chapter's reference works around it)"))
     report = NotebookReport(str(path), [results[ex.id] for ex in exercises], notes,
                             sandbox=mode, hidden=trust.hidden)
     return report
-
-
-def _regrade_with_their_references(results, exercises, cells, limits, cwd, child):
-    """Some checks (most `nn.Module` exercises) build their chapter's reference inside the process
-    that runs the learner's code, so the sandbox that withholds it cannot grade them. Rather than
-    score a correct answer 0, grade those exercises again in a sandbox that holds the references
-    they need, and say so: for them the sandbox still removes the network, other submissions and
-    the hidden cases' source, but not the reference (docs/threat-model.md)."""
-    needed = {ex.id: child.unsupported[ex.id] for ex in exercises
-              if results[ex.id].status == "grader_error" and ex.id in child.unsupported}
-    if not needed:
-        return
-    # `grader.reference.ch09`, or `grader.reference` itself (a check that imports its package): this chapter's
-    chapters = {m.group(1) if m else exercises[0].chapter
-                for m in (re.search(r"\bch(\d\d)\b", module) for module in needed.values())}
-    again = _Child(child.mode, child.released | chapters, child.guard)
-    pending = [ex for ex in exercises if ex.id in needed]
-    while pending:
-        done = _run_in_child(cells, pending, limits, cwd, again)
-        for ex in list(pending):
-            if ex.id in done:
-                result = done[ex.id]
-                reason = again.forbidden.get(ex.id) or again.forbidden.get(None)
-                if reason:
-                    result = _result(ex, "forbidden", f"0 points: {reason}.")
-                result.message = (result.message + "\n" if result.message else "") + (
-                    f"(graded with `{needed[ex.id]}` inside the sandbox: this exercise's check needs it there)")
-                results[ex.id] = result
-                pending.remove(ex)
 
 
 @dataclass
@@ -227,11 +196,23 @@ def _child_env(mode: str = "none") -> dict:
     return env
 
 
+def _public_inputs(ex: Exercise) -> list:
+    """The public cases' inputs that need a reference (a module check's weights, see
+    engine.Case), built here and sent as data, since the child may not hold that reference;
+    None for the others, which the child builds from their seeds itself."""
+    from .engine import references_used
+    sent = []
+    for i in range(len(ex.cases)):
+        with _FORKS.judging(), references_used() as used:
+            args = make_inputs(ex, i)
+        sent.append(base64.b64encode(pickle.dumps(args)).decode("ascii") if used else None)
+    return sent
+
+
 def _hidden_program(ex: Exercise) -> list[dict]:
     """The cases past the public ones, for the child: their inputs as data (built here, from
     the instructor's secret), and their `run` named, never sent as code."""
-    from .engine import chapter_exercises as public
-    n_public = len(next(e for e in public(ex.chapter) if e.id == ex.id).cases)
+    n_public = len(_public(ex).cases)
     program = []
     for i in range(n_public, len(ex.cases)):
         case = ex.cases[i]
@@ -247,6 +228,11 @@ def _hidden_program(ex: Exercise) -> list[dict]:
             item["run"] = _function_name(case.run, ex.chapter)
         program.append(item)
     return program
+
+
+def _public(ex: Exercise) -> Exercise:
+    """The exercise as the child knows it: its public cases only."""
+    return next(e for e in chapter_exercises(ex.chapter) if e.id == ex.id)
 
 
 def _function_name(fn, chapter: str) -> str | None:
@@ -282,6 +268,7 @@ def _run_in_child(cells, pending: list[Exercise], limits: Limits, cwd: Path, chi
     program = {"cells": [{"source": c.source, "exercise": c.exercise} for c in cells],
                "run": [ex.id for ex in pending],
                "hidden": {ex.id: _hidden_program(ex) for ex in pending},
+               "inputs": {ex.id: _public_inputs(_public(ex)) for ex in pending},
                "guard": sorted(child.released) if child.guard else None}
     by_id = {ex.id: ex for ex in pending}
     program["max_result_bytes"] = limits.max_result_mb * 1024 * 1024
@@ -489,6 +476,7 @@ def _child_main(result_fd: int):
         target = namespace[exercise.name]
         hidden = program.get("hidden", {}).get(ex_id, [])
         n_public = len(exercise.cases)
+        public_inputs = program.get("inputs", {}).get(ex_id) or [None] * n_public
         exercise = _with_given_cases(exercise, hidden)
         with others_as_references(exercise, namespace, siblings_used(exercise, target, namespace)) as swapped:
             send(event="start", id=ex_id, swapped=swapped)
@@ -496,7 +484,8 @@ def _child_main(result_fd: int):
                 if guard:
                     guard.misses.clear()
                 try:
-                    args = pickle.loads(base64.b64decode(hidden[i - n_public]["args"])) if i >= n_public else None
+                    given = hidden[i - n_public]["args"] if i >= n_public else public_inputs[i]
+                    args = pickle.loads(base64.b64decode(given)) if given is not None else None
                     outcome = run_case(exercise, i, target, args)
                 except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt raised by learner code
                     outcome = Outcome(error=f"{type(exc).__name__}: {exc}")

@@ -18,7 +18,9 @@ the chapter and the module, when a check needs a withheld reference: chapter 03'
 chapter 02's `feedforward`, so chapter 02 must be released before chapter 03 can be checked;
 the module exercises of chapters 04-12 build their own chapter's reference inside the check.
 """
+import base64
 import json
+import pickle
 import re
 import shutil
 import subprocess
@@ -26,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .engine import chapter_exercises, chapter_modules, run_case
+from .engine import chapter_exercises, chapter_modules, make_inputs, references_used, run_case
 from .out_of_process import _encode_outcome
 from .withhold import reference_leaks, without_mistake_code
 
@@ -46,18 +48,31 @@ def stored_outcomes_module(chapter: str) -> str:
         cases = [_encode_outcome(run_case(ex, i, reference), 1 << 30) for i in range(len(ex.cases))]
         mistakes = {m.name: [_encode_outcome(run_case(ex, i, m.fn), 1 << 30) for i in range(len(ex.cases))]
                     for m in ex.mistakes}
-        data[ex.id] = {"cases": cases, "mistakes": mistakes}
+        data[ex.id] = {"cases": cases, "mistakes": mistakes, "inputs": [_inputs_if_they_need_a_reference(ex, i)
+                                                                        for i in range(len(ex.cases))]}
     return (f'"""Stored outcomes of chapter {chapter}\'s public cases (its reference is withheld from this\n'
-            'install): what the reference and each known mistake return. Written by `grader student-build`."""\n'
-            "import functools\nimport json\n\nfrom ..out_of_process import _decode_outcome\n\n"
+            'install): what the reference and each known mistake return, and the inputs that are made\n'
+            'with the reference (a module check\'s weights). Written by `grader student-build`."""\n'
+            "import base64\nimport functools\nimport json\nimport pickle\n\n"
+            "from ..out_of_process import _decode_outcome\n\n"
             f"DATA = {json.dumps(json.dumps(data))}\n\n\n"
             "@functools.lru_cache(maxsize=None)\n"
             "def outcomes():\n"
             "    data = json.loads(DATA)\n"
             "    return {ex_id: {\"cases\": [_decode_outcome(o) for o in item[\"cases\"]],\n"
             "                    \"mistakes\": {name: [_decode_outcome(o) for o in runs]\n"
-            "                                 for name, runs in item[\"mistakes\"].items()}}\n"
+            "                                 for name, runs in item[\"mistakes\"].items()},\n"
+            "                    \"inputs\": [None if a is None else pickle.loads(base64.b64decode(a))\n"
+            "                               for a in item[\"inputs\"]]}\n"
             "            for ex_id, item in data.items()}\n")
+
+
+def _inputs_if_they_need_a_reference(ex, index) -> str | None:
+    """Case `index`'s inputs, pickled, when making them asks for a reference (engine.Case's
+    `prepare`); None when the install can make them from the seed itself."""
+    with references_used() as used:
+        args = make_inputs(ex, index)
+    return base64.b64encode(pickle.dumps(args)).decode("ascii") if used else None
 
 
 def _stage(release: set, withheld: set, where: Path) -> Path:

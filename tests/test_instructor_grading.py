@@ -14,6 +14,8 @@ import pytest
 
 from grader.out_of_process import grade_submission
 
+from tests import cheats
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
@@ -34,3 +36,21 @@ def test_the_documented_grader_runner_import_still_works():
     graders written against it must keep working."""
     from grader import out_of_process, runner
     assert (runner.grade_submission, runner.Limits) == (out_of_process.grade_submission, out_of_process.Limits)
+
+
+COURSE = {p.name[:2]: p for p in (ROOT / "course").glob("[0-9][0-9]_*.ipynb")}
+
+
+@pytest.mark.parametrize("cheat", [cheats.import_answers, cheats.import_at_call_time], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("chapter", sorted(COURSE))
+def test_importing_the_chapters_reference_scores_zero_in_every_chapter(tmp_path, chapter, cheat):
+    """The attack "import the course's answer" in every chapter, not only chapter 01: every
+    exercise's check must run beside learner code without the chapter's own reference (what a
+    module check needs from it travels as data), so the import finds nothing and is named.
+    Chapter 01's notebook also gets the other cheats in tests/test_nbgrader.py."""
+    import nbformat
+    path = tmp_path / COURSE[chapter].name
+    nbformat.write(nbformat.from_dict(cheat(nbformat.read(COURSE[chapter], as_version=4), chapter)), path)
+    report = grade_submission(path, sandbox="auto")
+    scored = [(r.id, r.status, r.message[:200]) for r in report.results if r.points or r.status != "forbidden"]
+    assert not scored, scored

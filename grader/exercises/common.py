@@ -4,16 +4,17 @@ way to give a learner's nn.Module the reference's weights.
 A chapter module (`chNN.py`) imports from here and from the grader core, never from another
 chapter module (tests/test_exercises.py enforces it), so that each chapter reads on its own.
 """
-import importlib
 import inspect
 import math
+import re
 from functools import partial
 
 import numpy as np
 import torch
 
 from ..compare import Fail, close
-from ..module_weights import ParameterMismatch, load_reference_weights, perturb
+from ..engine import reference_module
+from ..module_weights import ParameterMismatch, ReferenceState, load_reference_weights, perturb
 
 
 # ---------------------------------------------------------------- inputs
@@ -73,10 +74,35 @@ FLOAT32 = close(rtol=1e-4, atol=1e-5)
 
 # ---------------------------------------------------------------- the reference
 
+# A check uses the reference only where the grading process runs: in a case's inputs (and a
+# run's `prepare`, see engine.Case) and for the expected outputs. Case runs execute beside
+# learner code, where an unreleased chapter's reference is absent (instructor grading's sandbox,
+# a student install): what a run needs from the reference reaches it as data, in its args.
+
 def reference(name, chapter):
     """The course's reference object `name` from chapter `chapter` ("09"), imported when a check
-    runs rather than when the checks are imported."""
-    return getattr(importlib.import_module(f"grader.reference.ch{chapter}"), name)
+    first needs it. Raises engine.ReferenceUnavailable where that chapter's reference is withheld."""
+    return getattr(reference_module(chapter), name)
+
+
+class lazy_reference:
+    """`ref = lazy_reference("11")`, then `ref.CrossAttention`: chapter 11's reference, imported
+    at the first attribute looked up, not when the checks are imported (so they load without it)."""
+
+    def __init__(self, chapter):
+        self._chapter = chapter
+
+    def __getattr__(self, name):
+        return reference(name, self._chapter)
+
+
+def prepared(prepare):
+    """Decorator for a Case.run: `prepare(args)` turns the case's inputs into the run's args in
+    the grading process (see engine.Case). `@prepared(add_weights)` above `def run(cls, args)`."""
+    def attach(run):
+        run.prepare = prepare
+        return run
+    return attach
 
 
 # ---------------------------------------------------------------- modules with the reference's weights
@@ -86,38 +112,64 @@ GPT2_NAMES = ("; name the submodules exactly as the exercise says (and pass bias
               "that bias=False has no bias parameters)")
 
 
-def with_reference_weights(cls, reference_cls, ctor=(), *, nudge=0.0, hint="", strict_buffers=False):
-    """`cls(*ctor)` holding the weights of `reference_cls(*ctor)`, in eval mode (a dict `ctor`
-    is passed as keyword arguments).
+def build(cls, ctor):
+    """`cls(*ctor)`, or `cls(**ctor)` for a dict."""
+    return cls(**ctor) if isinstance(ctor, dict) else cls(*ctor)
 
-    nudge: the scale of the noise added to the reference's weights first. A module with a
-        LayerNorm needs it (its weight 1 and bias 0 would hide a LayerNorm that is never used);
-        chapters 05-08 have none and copy the initial weights as they are.
+
+def reference_weights(reference_cls, ctor=(), *, nudge=0.0, set_weights=None) -> ReferenceState:
+    """The weights of `reference_cls(*ctor)`, as data (grading process only).
+
+    nudge: the scale of the noise added to the reference's weights. A module with a LayerNorm
+        needs it (its weight 1 and bias 0 would hide a LayerNorm that is never used); chapters
+        05-08 have none and copy the initial weights as they are.
+    set_weights(module): chosen weights instead (under torch.no_grad), after the nudge."""
+    ref = build(reference_cls, ctor)
+    if nudge:
+        perturb(ref, scale=nudge)
+    if set_weights is not None:
+        with torch.no_grad():
+            set_weights(ref)
+    return ReferenceState.of(ref)
+
+
+def with_weights(cls, ctor, weights, *, hint="", strict_buffers=False):
+    """`cls(*ctor)` holding `weights` (a ReferenceState), in eval mode.
+
     hint: chapter advice that ends a parameter-name mismatch message.
     strict_buffers: persistent buffers count as parameters. Chapters 05-08 use it: chapter 08
         teaches `register_buffer(..., persistent=False)`, so a saved mask is a mistake there.
     Raises ParameterMismatch, naming the parameters, when the names or shapes do not line up."""
-    def build(make):
-        return make(**ctor) if isinstance(ctor, dict) else make(*ctor)
-    ref = build(reference_cls)
-    if nudge:
-        perturb(ref, scale=nudge)
-    return load_reference_weights(build(cls), ref, hint, strict_buffers).eval()
+    return load_reference_weights(build(cls, ctor), weights, hint, strict_buffers).eval()
+
+
+def with_reference_weights(cls, reference_cls, ctor=(), *, nudge=0.0, hint="", strict_buffers=False):
+    """`cls(*ctor)` holding the weights of `reference_cls(*ctor)` in one step, where both are at
+    hand (the grading process, the project's tests)."""
+    return with_weights(cls, ctor, reference_weights(reference_cls, ctor, nudge=nudge),
+                        hint=hint, strict_buffers=strict_buffers)
 
 
 STATE_DICT = "state_dict mismatch"
 
 
 def module_case(reference_path, call):
-    """A Case.run for a module exercise whose `args` are (constructor args, call args): the
-    learner's module gets the reference's weights and `call(model, *call_args)` is returned, or
-    {STATE_DICT: message} when the parameters do not line up (see `module_compare`)."""
-    def run(cls, args):
-        module_name, class_name = reference_path.rsplit(".", 1)
-        reference_cls = getattr(importlib.import_module(module_name), class_name)
+    """A Case.run for a module exercise whose inputs are (constructor args, call args): the
+    grading process adds the weights of the reference at `reference_path`
+    ("grader.reference.ch07.SelfAttentionHead"), the learner's module gets them and
+    `call(model, *call_args)` is returned, or {STATE_DICT: message} when the parameters do not
+    line up (see `module_compare`)."""
+    chapter, class_name = re.fullmatch(r"grader\.reference\.ch(\d\d)\.(\w+)", reference_path).groups()
+
+    def add_weights(args):
         ctor, call_args = args
+        return ctor, call_args, reference_weights(reference(class_name, chapter), ctor)
+
+    @prepared(add_weights)
+    def run(cls, args):
+        ctor, call_args, weights = args
         try:
-            model = with_reference_weights(cls, reference_cls, ctor, strict_buffers=True)
+            model = with_weights(cls, ctor, weights, strict_buffers=True)
         except ParameterMismatch as mismatch:
             return {STATE_DICT: str(mismatch)}
         return call(model, *call_args)
