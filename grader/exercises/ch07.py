@@ -12,7 +12,7 @@ import torch
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
-from .common import module_case, module_compare, randn, variant
+from .common import lower_triangle, module_case, module_compare, randn, variant
 
 
 # ---------------------------------------------------------------- attention_scores
@@ -123,10 +123,6 @@ def _attn_inputs(rng, B, T_q, T_k, d_k, d_v, mask=None, scale=1.0):
     return (Q, K, V) if mask is None else (Q, K, V, mask)
 
 
-def _causal(T):
-    return torch.ones(T, T, dtype=torch.bool).tril()
-
-
 def _with_empty_row(rng):
     mask = torch.as_tensor(rng.random((2, 4, 6)) > 0.4)
     mask[:, :, 0] = True
@@ -145,7 +141,7 @@ scaled_dot_product_attention = Exercise(
     cases=[
         Case("no mask: B=2, T=5, d_k=8, d_v=6", lambda rng: _attn_inputs(rng, 2, 5, 5, 8, 6)),
         Case("a causal (T, T) mask broadcast over the batch",
-             lambda rng: _attn_inputs(rng, 3, 5, 5, 4, 4, mask=_causal(5))),
+             lambda rng: _attn_inputs(rng, 3, 5, 5, 4, 4, mask=lower_triangle(5))),
         Case("T_q=3 queries against T_k=7 keys, a (B, 1, T_k) key mask",
              lambda rng: _attn_inputs(rng, 2, 3, 7, 4, 5, mask=torch.tensor([[[True] * 5 + [False] * 2],
                                                                            [[True] * 3 + [False] * 4]]))),
@@ -236,7 +232,7 @@ def _sdpa_nan_free(q, k, v, mask):
 
 
 def _empty_row_mask():
-    mask = _causal(4).repeat(2, 1, 1)
+    mask = lower_triangle(4).repeat(2, 1, 1)
     mask[1, 0] = False                      # query 0 of sequence 1 may see nothing
     return mask
 
@@ -251,7 +247,7 @@ SelfAttentionHead = Exercise(
     id="07.SelfAttentionHead", points=2, difficulty="medium", minutes=15,
     cases=[
         Case("B=2, T=5, d_model=16, d_head=4, no mask", lambda rng: _head_inputs(rng, 2, 5, 16, 4), run=_head_run),
-        Case("a causal mask", lambda rng: _head_inputs(rng, 2, 6, 8, 8, mask=_causal(6)), run=_head_run),
+        Case("a causal mask", lambda rng: _head_inputs(rng, 2, 6, 8, 8, mask=lower_triangle(6)), run=_head_run),
         Case("a batch of one token", lambda rng: _head_inputs(rng, 1, 1, 8, 2), run=_head_run),
         Case("a mask with a row that allows no key: zero output there, no NaN",
              lambda rng: _head_inputs(rng, 2, 4, 8, 4, mask=_empty_row_mask()), run=_head_run),

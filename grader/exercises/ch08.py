@@ -12,11 +12,7 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake, Requirement
-from .common import module_case, module_compare, randn, variant
-
-
-def _tril(T):
-    return torch.ones(T, T, dtype=torch.bool).tril()
+from .common import lower_triangle, module_case, module_compare, randn, variant
 
 
 exact = close(rtol=0, atol=0)   # masks are booleans and -inf is exact
@@ -67,7 +63,7 @@ def _minus_1e9(scores, mask):
 apply_mask = Exercise(
     id="08.apply_mask", points=1, difficulty="easy", minutes=5, pure=True,
     cases=[
-        Case("(5, 5) scores, causal mask", lambda rng: _mask_inputs(rng, (5, 5), _tril(5))),
+        Case("(5, 5) scores, causal mask", lambda rng: _mask_inputs(rng, (5, 5), lower_triangle(5))),
         Case("(2, 3, 4) scores, a (2, 1, 4) key mask", lambda rng: _mask_inputs(
             rng, (2, 3, 4), torch.tensor([[[True, True, False, False]], [[True, True, True, False]]]))),
         Case("a batch of one, (1, 1, 1)", lambda rng: _mask_inputs(rng, (1, 1, 1), torch.ones(1, 1, 1, dtype=torch.bool))),
@@ -192,7 +188,7 @@ prefix_mean_matmul = Exercise(
 
 
 def _softmax_weights(T, fill=float("-inf"), dim=-1, mask_upper=True):
-    keep = _tril(T) if mask_upper else ~_tril(T)
+    keep = lower_triangle(T) if mask_upper else ~lower_triangle(T)
     return F.softmax(torch.zeros(T, T).masked_fill(~keep, fill), dim=dim)
 
 
@@ -250,7 +246,7 @@ padding_mask = Exercise(
 
 def _combine_inputs(rng, lengths, T):
     lengths = torch.as_tensor(lengths)
-    return _tril(T), torch.arange(T)[None, :] < lengths[:, None]
+    return lower_triangle(T), torch.arange(T)[None, :] < lengths[:, None]
 
 
 combine_masks = Exercise(
@@ -322,14 +318,14 @@ class _Causal(torch.nn.Module):
     """The reference causal head written out; each keyword after `d_head` varies one step (the
     mask, `mask(T)`, is applied before the softmax or, wrongly, after it)."""
 
-    def __init__(self, d_model, d_head, mask=_tril, mask_before_softmax=True, saved_mask=False):
+    def __init__(self, d_model, d_head, mask=lower_triangle, mask_before_softmax=True, saved_mask=False):
         super().__init__()
         self.query = torch.nn.Linear(d_model, d_head, bias=False)
         self.key = torch.nn.Linear(d_model, d_head, bias=False)
         self.value = torch.nn.Linear(d_model, d_head, bias=False)
         self.mask, self.mask_before_softmax = mask, mask_before_softmax
         if saved_mask:
-            self.register_buffer("tril", _tril(64))
+            self.register_buffer("tril", lower_triangle(64))
 
     def forward(self, x):
         q, k, v, mask = self.query(x), self.key(x), self.value(x), self.mask(x.shape[1])
@@ -371,11 +367,11 @@ CausalSelfAttention = Exercise(
                 variant(_Causal, mask=lambda T: None)),
         Mistake("mask upside down",
                 "query t may see keys s <= t: the lower triangle (causal_mask), not its transpose.",
-                variant(_Causal, mask=lambda T: _tril(T).T)),
+                variant(_Causal, mask=lambda T: lower_triangle(T).T)),
         Mistake("diagonal excluded",
                 "a position attends to itself too: tril with the diagonal. Without it position 0 "
                 "sees nothing at all.",
-                variant(_Causal, mask=lambda T: _tril(T).tril(diagonal=-1))),
+                variant(_Causal, mask=lambda T: lower_triangle(T).tril(diagonal=-1))),
         Mistake("mask applied after softmax",
                 "masking the weights after the softmax keeps the future in the normalisation, so "
                 "the output at t still depends on it: mask the scores with -inf first.",

@@ -24,6 +24,13 @@ def randn(rng, *shape, scale=1.0):
     return torch.from_numpy((scale * rng.standard_normal(shape)).astype(np.float32))
 
 
+def lower_triangle(T):
+    """A (T, T) bool tensor, True where key j <= query i: the causal mask, for cases' inputs.
+    Written unlike chapter 08's `causal_mask`, so that checks which need one do not hold its
+    answer (grader/withhold.py looks for reference lines in a student install)."""
+    return torch.arange(T)[:, None] >= torch.arange(T)[None, :]
+
+
 def random_params(rng, sizes):
     """Chapter 02's network as [(W, b), ...] with W (n_out, n_in); the biases are not zero, so
     that a forgotten bias shows."""

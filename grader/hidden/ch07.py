@@ -2,7 +2,8 @@
 import torch
 
 from ..engine import Case
-from ..exercises.ch07 import _attn_inputs, _causal, _head_inputs, _head_run
+from ..exercises.ch07 import _attn_inputs, _head_inputs, _head_run
+from ..exercises.common import lower_triangle
 from ..exercises.common import randn
 
 
@@ -26,11 +27,11 @@ HIDDEN = {
         Case("T_q=6 against T_k=3, d_k=10, d_v=7, a random mask with an empty row",
              lambda rng: _attn_inputs(rng, 2, 6, 3, 10, 7, mask=_key_mask(rng, 2, 6, 3, empty_row=True))),
         Case("a causal mask over T=7, B=1, scores x20",
-             lambda rng: _attn_inputs(rng, 1, 7, 7, 6, 3, mask=_causal(7), scale=20.0)),
+             lambda rng: _attn_inputs(rng, 1, 7, 7, 6, 3, mask=lower_triangle(7), scale=20.0)),
     ],
     "07.SelfAttentionHead": [
         Case("B=3, T=7, d_model=12, d_head=6, a causal mask",
-             lambda rng: _head_inputs(rng, 3, 7, 12, 6, mask=_causal(7)), run=_head_run),
+             lambda rng: _head_inputs(rng, 3, 7, 12, 6, mask=lower_triangle(7)), run=_head_run),
         Case("d_model=10, d_head=5, a random mask with an empty row",
              lambda rng: _head_inputs(rng, 2, 5, 10, 5, mask=_key_mask(rng, 2, 5, 5, empty_row=True)), run=_head_run),
     ],
