@@ -4,19 +4,18 @@ It is the package as students install it (a wheel) plus the student notebooks, w
 reference of every chapter not in `--release` left out: not importable, not on disk, not in the
 wheel's data, and its exercise module without the known mistakes' code (grader/withhold.py:
 many are the reference with one switch). For such a withheld chapter the wheel holds
-`grader/expected/chNN.py` instead:
-the reference's outcomes on the notebook's public cases, and each known mistake's outcomes on
-the same cases, so `check(...)` gives the same feedback (the named mistake and its hint) by
-comparing against stored data (engine.expected_outcome, engine.mistake_outcome). Hidden cases
-(grader/hidden/) are never in it.
+`grader/expected/chNN.py` instead: the reference's outcomes on the notebook's public cases, each
+known mistake's outcomes on the same cases, and the inputs that are made with the reference (a
+module check's weights), so `check(...)` gives the same feedback (the named mistake and its
+hint) by comparing against stored data (engine.make_inputs, expected_outcome, mistake_outcome).
+Hidden cases (grader/hidden/) are never in it.
 
-Before writing the wheel, the build looks for any line of a withheld reference left in the
-staged package (refusing, naming the file), and grades, with the staged package alone (a separate process
-that cannot see this checkout), every known mistake of each withheld chapter, and the reference
-and the stub of each released chapter that mentions a withheld one. It refuses to build, naming
-the chapter and the module, when a check needs a withheld reference: chapter 03's checks use
-chapter 02's `feedforward`, so chapter 02 must be released before chapter 03 can be checked;
-the module exercises of chapters 04-12 build their own chapter's reference inside the check.
+Before writing the wheel, the build looks for any line of a withheld reference left in the staged
+package (refusing, naming the file: a released reference may repeat a withheld one's code), and
+grades, with the staged package alone (a separate process that sees nothing of this checkout),
+each withheld chapter's reference as a learner's answer, and its stub. A chapter that builds on
+another withheld chapter (chapter 08's notebook imports chapter 07's attention) cannot be checked
+until that one is released: the build says so and goes on. Any other failure refuses the build.
 """
 import base64
 import json
