@@ -482,7 +482,14 @@ def judge_case(exercise: Exercise, index: int, outcome: Outcome, expected: Outco
     if named is not None and not _same_symptom(exercise, index, named, fail, expected, args):
         named = None     # the comparator's guess; the mistake itself would fail otherwise here
     mistake = named or _recognise_mistake(exercise, index, outcome.value)
-    return failed_case(case, fail.message, mistake)
+    return failed_case(case, fail.message if case.seed is None else HIDDEN_CASE_FAILED, mistake)
+
+
+# A hidden case's expected values would show its inputs (chapter 13's bytes_to_text returns its
+# input decoded), and a student who sees them could tune the next submission to them.
+HIDDEN_CASE_FAILED = ("your answer passes the notebook's cases but not this hidden one, whose inputs and "
+                      "expected values are not shown: it tries other seeds and sizes, so look for what your "
+                      "code assumes about its inputs (a size, a seed, a value seen in the notebook)")
 
 
 def _same_symptom(exercise: Exercise, index: int, mistake: Mistake, fail: Fail, expected: Outcome, args) -> bool:

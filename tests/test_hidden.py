@@ -24,7 +24,7 @@ import pytest
 from tests.alternatives import alternatives
 
 from grader import engine
-from grader.engine import Exercise, all_exercises, grade_function
+from grader.engine import HIDDEN_CASE_FAILED, Exercise, all_exercises, grade_function
 from grader.hidden import SECRET_VARIABLE, hidden_cases, with_hidden
 from grader.out_of_process import _hidden_program, grade_notebook, grade_submission
 from grader.sandbox import bwrap_problem
@@ -165,6 +165,8 @@ def test_an_answer_tuned_to_the_public_inputs_fails_a_hidden_case(chapter):
         result = grade_function(with_hidden(exercise), tuned)
         assert not result.passed, f"{exercise.id}: the tuned answer passes the hidden cases too"
         assert result.cases[-1].name.startswith("hidden case: "), result.message
+        if result.status == "failed":   # no value of the hidden case is shown: it would tell its inputs
+            assert HIDDEN_CASE_FAILED in result.message, result.message
         caught.append(exercise.id)
     if not caught:   # chapter 11: its public cases check gradients and calls a replay cannot fake
         pytest.skip(f"no answer tuned to chapter {chapter}'s public inputs passes its public cases")

@@ -264,7 +264,8 @@ def test_learner_code_cannot_read_other_submissions(tmp_path):
 @needs_sandbox
 def test_a_failed_hidden_case_is_named_by_its_description_only(tmp_path):
     """An answer right on the public inputs only fails a hidden case; the report names the case
-    by its description and shows no code of how its inputs are made."""
+    by its description and shows no code of how its inputs are made, nor the expected values,
+    which would tell them."""
     source = ("def one_hot(labels, num_classes=10):\n"
               "    return np.eye(num_classes)[labels] if len(labels) in (7, 1, 6, 10, 8) else np.zeros(3)\n")
     code, statuses, report, _ = instructor(notebook_with(tmp_path, {"one_hot": source}))
@@ -272,6 +273,7 @@ def test_a_failed_hidden_case_is_named_by_its_description_only(tmp_path):
     assert statuses.pop("one_hot") == "failed" and set(statuses.values()) == {CORRECT}
     assert "case 'hidden case: twenty labels, num_classes=13'" in text
     assert "rng" not in text and "lambda" not in text and "labels(" not in text
+    assert "expected values are not shown" in text and "(20, 13)" not in text   # its expected shape
     _, public, _, _ = check(notebook_with(tmp_path, {"one_hot": source}))
     assert public["one_hot"] == CORRECT      # the control: the public cases alone pass it
 
