@@ -5,7 +5,8 @@ random, so it is judged by what must hold for every draw (each element dropped o
 exactly 1/(1-p), about a fraction p dropped, a fresh independent mask per element and per
 call), never by equality with the reference's draws. Modules are
 checked the way the chapter promises: the course's reference module is built, its weights
-are nudged away from their initial values (so a forgotten LayerNorm gain or bias shows),
+are nudged away from their initial values (so a forgotten LayerNorm gain or bias shows), all in
+the grading process (a run's `prepare`); the weights reach the run as data and are
 copied into the learner's module with `load_state_dict(strict=True)`, and both run on the
 same input in `eval()` mode. A parameter with a wrong name or shape is reported by name
 before anything runs.
@@ -26,12 +27,11 @@ from ..compare import Fail, close
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..values import TensorValue
 from . import common
-from ..module_weights import load_reference_weights, perturb
-from .common import FLOAT32, GPT2_NAMES, dropped_fraction_fail, randn, variant, with_reference_weights
+from .common import FLOAT32, GPT2_NAMES, dropped_fraction_fail, randn, variant
 
-
-def reference(name):
-    return common.reference(name, "09")
+# Chapter 09's reference, imported at the first attribute looked up: only the grading process
+# uses it (a run's `prepare`, the known mistakes); the runs get its weights as data in their args.
+ref = common.lazy_reference("09")
 
 
 DROPOUT_ADVICE = ": use nn.Dropout(dropout), the p you were given"
@@ -48,12 +48,29 @@ def explicit(model):
     return model
 
 
-def module_run(name, train=False):
-    """`run` for a module exercise: args are (constructor args, input tensor). `train`: call it
-    in train() mode (with dropout=0 a module must then compute what it computes in eval mode)."""
-    def run(cls, args):
+def add_weights(name, nudge=0.2, set_weights=None):
+    """`prepare` for a module run (grading process): args (constructor args, input) gain the
+    weights of the reference module `name`, nudged by `nudge` and then, if given, replaced by
+    `set_weights(reference_module)` (under torch.no_grad), as a ReferenceState."""
+    def prepare(args):
         ctor, x = args
-        model = explicit(with_reference_weights(cls, reference(name), ctor, nudge=0.2, hint=GPT2_NAMES))
+        return ctor, x, common.reference_weights(getattr(ref, name), ctor, nudge=nudge, set_weights=set_weights)
+    return prepare
+
+
+def learner_model(cls, ctor, weights):
+    """`cls(*ctor)` holding the reference's weights, in eval mode, with any `fast` switch off."""
+    return explicit(common.with_weights(cls, ctor, weights, hint=GPT2_NAMES))
+
+
+def module_run(name, train=False):
+    """`run` for a module exercise: args are (constructor args, input tensor), and the prepared
+    reference weights. `train`: call it in train() mode (with dropout=0 a module must then
+    compute what it computes in eval mode)."""
+    @common.prepared(add_weights(name))
+    def run(cls, args):
+        ctor, x, weights = args
+        model = learner_model(cls, ctor, weights)
         with torch.no_grad():
             return model.train(train)(x)
     return run
@@ -62,16 +79,11 @@ def module_run(name, train=False):
 def eval_and_train_run(name, set_weights=None):
     """`run` that calls the module in eval mode, then in train mode, on the same input:
     {"eval": ..., "train": ...}. `set_weights(reference_module)` replaces the nudged weights by
-    chosen ones (under torch.no_grad) before they are copied into the learner's module."""
+    chosen ones (the grading process does it, before the weights become the run's data)."""
+    @common.prepared(add_weights(name, nudge=0.0 if set_weights else 0.2, set_weights=set_weights))
     def run(cls, args):
-        ctor, x = args
-        ref = reference(name)(*ctor)
-        if set_weights is None:
-            perturb(ref, scale=0.2)
-        else:
-            with torch.no_grad():
-                set_weights(ref)
-        model = explicit(load_reference_weights(cls(*ctor), ref, GPT2_NAMES).eval())
+        ctor, x, weights = args
+        model = learner_model(cls, ctor, weights)
         with torch.no_grad():
             out = {"eval": model(x)}
             out["train"] = model.train()(x)
@@ -88,7 +100,7 @@ def compare_output_dropout(no_dropout, mistake_before=None):
         fail = FLOAT32(got["eval"], expected["eval"], args)
         if fail:
             return Fail(f"in eval mode: {fail.message}")
-        (ctor, x), e, y = args, got["eval"].array, got["train"].array
+        ctor, e, y = args[0], got["eval"].array, got["train"].array
         p = ctor[1]
         if y.shape != e.shape:
             return Fail(f"in train mode the output has shape {y.shape}, in eval mode {e.shape}")
@@ -286,7 +298,7 @@ def compare_attention_dropout(got, expected, args):
     fail = FLOAT32(got["eval"], expected["eval"], args)
     if fail:
         return Fail(f"in eval mode: {fail.message}")
-    (ctor, x), y = args, got["train"].array
+    ctor, y = args[0], got["train"].array
     p = ctor[2]
     att = expected["eval"].array - 1                   # the eval-mode attention weights
     if y.shape != att.shape:
@@ -758,10 +770,10 @@ class _Block(nn.Module):
                  sequential=True, own_ln_2=True, add_to_stream=True, pass_dropout=True):
         super().__init__()
         sub_dropout = dropout if pass_dropout else 0.0
-        self.ln_1 = reference("LayerNorm")(n_embd, bias=bias)
-        self.attn = reference("MultiHeadAttention")(n_embd, n_head, sub_dropout, bias)
-        self.ln_2 = reference("LayerNorm")(n_embd, bias=bias)
-        self.mlp = reference("FeedForward")(n_embd, sub_dropout, bias)
+        self.ln_1 = ref.LayerNorm(n_embd, bias=bias)
+        self.attn = ref.MultiHeadAttention(n_embd, n_head, sub_dropout, bias)
+        self.ln_2 = ref.LayerNorm(n_embd, bias=bias)
+        self.mlp = ref.FeedForward(n_embd, sub_dropout, bias)
         self.pre_ln, self.residual, self.sequential = pre_ln, residual, sequential
         self.own_ln_2, self.add_to_stream = own_ln_2, add_to_stream
 
@@ -791,20 +803,18 @@ def sublayers_shown(block):
         sub.c_proj.bias.fill_(value)
 
 
+@common.prepared(add_weights("Block", set_weights=sublayers_shown))
 def run_block_train(cls, args):
-    """The block in train mode under `sublayers_shown`: {"x": x, "train": output}."""
-    ctor, x = args
-    ref = reference("Block")(*ctor)
-    perturb(ref, scale=0.2)
-    with torch.no_grad():
-        sublayers_shown(ref)
-    model = explicit(load_reference_weights(cls(*ctor), ref, GPT2_NAMES).train())
+    """The block in train mode under `sublayers_shown` (nudged weights, then c_proj's set):
+    {"x": x, "train": output}."""
+    ctor, x, weights = args
+    model = learner_model(cls, ctor, weights).train()
     with torch.no_grad():
         return {"x": x, "train": model(x)}
 
 
 def compare_block_dropout(got, expected, args):
-    (ctor, _), x, y = args, got["x"].array, got["train"].array
+    ctor, x, y = args[0], got["x"].array, got["train"].array
     p = ctor[2]
     if y.shape != x.shape:
         return Fail(f"in train mode the output has shape {y.shape}, expected {x.shape}")
