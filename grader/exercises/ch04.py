@@ -2,7 +2,8 @@
 
 The NumPy functions meet logits shifted by +1000 and scaled by x1000, where the textbook
 formulas overflow or take log(0). `DigitMLP` is checked by loading the reference's state
-dict with strict=True (so parameter names are part of the contract) and comparing logits.
+dict with strict=True (so parameter names are part of the contract) and comparing logits; the
+grading process takes those weights from the reference and hands them to the run as data.
 `train_epoch` and `evaluate` are judged by properties that do not depend on how a learner
 shuffles: two full-batch epochs are two plain SGD steps; with lr = 0 the epoch's mean loss is
 the loss of the whole set; the same generator reproduces a run; train/eval mode and
@@ -18,7 +19,7 @@ from torch import nn
 from ..compare import Fail, close, compare_values, describe
 from ..engine import Case, Exercise, Mistake, Requirement, one_torch_thread
 from ..values import TensorValue
-from .common import quiet, reference, variant
+from .common import prepared, quiet, reference, reference_weights, variant
 
 
 # The first torch.optim optimizer a process builds costs seconds (lazy imports inside torch);
@@ -191,18 +192,25 @@ def _shapes(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def _mlp_weights(args):
+    """Grading side: the case's (sizes, x) and the weights of a freshly built reference DigitMLP,
+    as data, for the learner's model to load."""
+    sizes, x = args
+    return sizes, x, reference_weights(reference("DigitMLP", "04"), (list(sizes),))
+
+
+@prepared(_mlp_weights)
 def _mlp_run(cls, args):
     """Build the learner's model, load the reference's weights with strict=True, run it.
     When the parameter names or shapes differ, report them instead of loading."""
-    sizes, x = args
-    reference_model = reference("DigitMLP", "04")(list(sizes))
+    sizes, x, weights = args
     model = cls(list(sizes))
     if not isinstance(model, nn.Module):
         return {"parameters": {}, "logits": None, "module": False}
     got = _shapes(model)
-    if got != _shapes(reference_model):
+    if got != weights.contract(strict_buffers=True):     # the reference's state_dict, name -> shape
         return {"parameters": got, "logits": None, "module": True}
-    model.load_state_dict(reference_model.state_dict(), strict=True)
+    model.load_state_dict(weights.state, strict=True)
     model.eval()
     with torch.no_grad():
         return {"parameters": got, "logits": model(x), "module": True}
