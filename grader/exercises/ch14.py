@@ -38,9 +38,12 @@ import torch
 from ..compare import Fail, close, compare_values
 from ..data.gpt2_weights import make_tiny_gpt2, read_safetensors, tiny_gpt2_tensors, write_safetensors
 from ..engine import Case, Exercise, Mistake, Requirement
-from ..reference import ch14 as ref
 from ..reference.ch10 import GPT, GPTConfig
-from .common import positions_embedded
+from .common import lazy_reference, positions_embedded
+
+# Chapter 14's reference, imported at first use: only the known mistakes use it, on the grading
+# side. The case runs and comparators execute beside learner code, where it is withheld.
+ref = lazy_reference("14")
 
 # A toy GPT-2: small enough that every case runs in milliseconds.
 TOY = {"vocab_size": 37, "n_positions": 16, "n_ctx": 16, "n_embd": 16, "n_head": 2, "n_layer": 2}
@@ -243,15 +246,18 @@ def _state_dict_matches(got, expected, args):
 
 
 def _convert_variant(transpose=True, square_too=True, embeddings=False, drop_buffers=True, lm_head=True,
-                     add_prefix=True, buffers=ref.BUFFERS, file_head=False):
+                     add_prefix=True, buffers=None, file_head=False):
+    """buffers: the name endings dropped as mask buffers (default: the reference's BUFFERS, looked
+    up when the mistake runs, so that importing the checks does not import the reference)."""
     def convert(hf_state):
+        dropped = ref.BUFFERS if buffers is None else buffers
         out = {}
         for name, t in hf_state.items():
             short = name.removeprefix("transformer.") if add_prefix else name
             if short == "lm_head.weight" and file_head:
                 out[short] = t
                 continue
-            if short == "lm_head.weight" or (drop_buffers and short.endswith(buffers)):
+            if short == "lm_head.weight" or (drop_buffers and short.endswith(dropped)):
                 continue
             if transpose and short.endswith(ref.CONV1D) and (square_too or t.shape[0] != t.shape[1]):
                 t = t.t()
