@@ -29,12 +29,17 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
-from ..reference import ch12 as ref
-from .common import positions_embedded, randn
+from ..reference.ch10 import GPT, GPTConfig, generate
+from .common import lazy_reference, positions_embedded, randn
+
+# Chapter 12's reference, imported at first use: only the known mistakes use it (they run in the
+# grading process). The cases' runs execute beside learner code, where it is absent (instructor
+# grading's sandbox, a student install), so forward_cached's runs hand the learner's code the
+# checks' own cache, `_Cache`, below. Chapter 10's reference (the GPT) is there: an earlier chapter.
+ref = lazy_reference("12")
 
 
 def tiny_gpt(block_size=16, n_layer=2, n_head=2, n_embd=16, vocab_size=11):
-    from ..reference.ch10 import GPT, GPTConfig
     model = GPT(GPTConfig(block_size=block_size, vocab_size=vocab_size, n_layer=n_layer,
                           n_head=n_head, n_embd=n_embd, dropout=0.0, bias=True))
     with torch.no_grad():
@@ -66,13 +71,35 @@ def _updates(n_layer, B, H, hs, chunks):
     return inputs
 
 
-class CacheOverwrites(ref.KVCache):
+class _Cache:
+    """The KV cache that forward_cached's runs pass to the code under test (the reference's is
+    not beside learner code), and the base of the cache mistakes: per layer, the keys and the
+    values of every position seen so far, (B, H, T, hs), None before the first update."""
+
+    def __init__(self, n_layer: int):
+        self.keys = [None for _ in range(n_layer)]
+        self.values = [None for _ in range(n_layer)]
+
+    def update(self, layer: int, k, v):
+        if self.keys[layer] is not None:
+            k = torch.cat((self.keys[layer], k), dim=2)
+            v = torch.cat((self.values[layer], v), dim=2)
+        self.keys[layer] = k
+        self.values[layer] = v
+        return k, v
+
+    def __len__(self):
+        first = self.keys[0]
+        return 0 if first is None else first.shape[2]
+
+
+class _CacheOverwrites(_Cache):
     def update(self, layer, k, v):
         self.keys[layer], self.values[layer] = k, v
         return k, v
 
 
-class CacheWrongAxis(ref.KVCache):
+class _CacheWrongAxis(_Cache):
     def update(self, layer, k, v):
         if self.keys[layer] is not None:
             k, v = torch.cat([self.keys[layer], k], 1), torch.cat([self.values[layer], v], 1)
@@ -83,7 +110,7 @@ class CacheWrongAxis(ref.KVCache):
         return 0 if self.keys[0] is None else self.keys[0].size(2)
 
 
-class CacheSharedByLayers(ref.KVCache):
+class _CacheSharedByLayers(_Cache):
     def update(self, layer, k, v):
         return super().update(0, k, v)
 
@@ -103,13 +130,13 @@ KVCache = Exercise(
                 "update must *add* the new keys and values to what is stored (torch.cat along "
                 "dim 2) and return everything; keeping only the newest makes each token forget "
                 "the text before it.",
-                CacheOverwrites),
+                _CacheOverwrites),
         Mistake("appended along the head axis",
                 "keys are (B, H, T, hs): time is dim 2, so torch.cat([...], dim=2).",
-                CacheWrongAxis),
+                _CacheWrongAxis),
         Mistake("one cache shared by all layers",
                 "each layer has its own keys and values: store them in slot `layer`.",
-                CacheSharedByLayers),
+                _CacheSharedByLayers),
     ],
     requirements=[
         Requirement("KVCache(n_layer): empty", "2 layers, one position at a time",
@@ -135,7 +162,7 @@ for _case in KVCache.cases:
 def _run_forward(fn, args):
     idx, chunks, block_size = args
     model = tiny_gpt(block_size=block_size)
-    cache = ref.KVCache(model.config.n_layer)
+    cache = _Cache(model.config.n_layer)
     out, t = [], 0
     for n in chunks:
         out.append(fn(model, idx[:, t:t + n], cache))
@@ -163,11 +190,11 @@ def run_forward_past_block_size(fn, args):
             return type(exc).__name__
         return "no exception"
 
-    cache = ref.KVCache(model.config.n_layer)
+    cache = _Cache(model.config.n_layer)
     logits = fn(model, idx[:, :block_size], cache)
     return {"logits need no gradients": not logits.requires_grad, "cached": len(cache),
             "one token past a full cache": raised(lambda: fn(model, idx[:, block_size:], cache)),
-            "a prompt of block_size + 1": raised(lambda: fn(model, idx, ref.KVCache(model.config.n_layer)))}
+            "a prompt of block_size + 1": raised(lambda: fn(model, idx, _Cache(model.config.n_layer)))}
 
 
 def compare_past_block_size(got, expected, args):
@@ -358,7 +385,6 @@ def _gen_variant(temperature_used=True, use_generator=True, crop_prompt=True):
 
 @torch.no_grad()
 def _gen_no_cache(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
-    from ..reference.ch10 import generate
     return generate(model, idx, max_new_tokens, temperature, top_k, generator)
 
 
