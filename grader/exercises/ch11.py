@@ -24,10 +24,14 @@ True = may attend):
         -> long (B, 1+n), n <= max_len: <s>, greedy tokens, each row's </s>, then model.pad_id;
            stops as soon as every row has produced </s>
 
-Modules are checked the chapter-09 way: the case builds the reference module (torch is seeded
-by the engine), loads its state dict into the learner's module with strict=True, and compares
-outputs in eval mode. Known mistakes are subclasses of the reference that override `forward`,
-so they have the very same parameters.
+Modules are checked the chapter-09 way, with the reference's weights as data: a case's `prepare`
+(the grading process, torch seeded by the engine) builds the reference module, nudges its
+weights and takes them (common.reference_weights); the case's run, beside the learner's code
+where chapter 11's reference is absent, loads them into the learner's module with strict=True
+and calls it in eval mode. greedy_decode's cases decode with stand-in models defined here.
+Known mistakes are subclasses of the reference that override `forward`, so they have the very
+same parameters; they are made at first use, on the trusted side (`_over_reference`), so that
+importing these checks never imports chapter 11's reference.
 """
 import math
 
@@ -38,18 +42,50 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
-from .common import FLOAT32, randn, variant, with_reference_weights
-from ..reference import ch11 as ref
+from . import common
+from .common import FLOAT32, prepared, randn, variant, with_weights
+
+ref = common.lazy_reference("11")   # chapter 11's reference: in inputs, prepare steps and mistakes only
+
 
 def padding(lengths, S):
     """(B, S) bool, True at the first `length` positions of each row."""
     return torch.arange(S)[None, :] < torch.tensor(lengths)[:, None]
 
 
-def built(reference_cls, cls, ctor):
-    """The learner's module holding the reference's weights, nudged so that a skipped LayerNorm
-    shows, in eval mode."""
-    return with_reference_weights(cls, reference_cls, ctor, nudge=0.05)
+def _weights_of(name, ctor_of):
+    """A module case's `prepare` (grading process): the case's inputs, then the weights of chapter
+    11's reference `name` built as `ctor_of(inputs)`, nudged so that a skipped LayerNorm shows."""
+    def add_weights(args):
+        return args + (common.reference_weights(getattr(ref, name), ctor_of(args), nudge=0.05),)
+    return add_weights
+
+
+def built(cls, ctor, weights):
+    """The learner's module `cls(*ctor)` holding the reference's weights (the ReferenceState its
+    case's prepare added), in eval mode."""
+    return with_weights(cls, ctor, weights)
+
+
+class _OnReference:
+    """A known mistake written as chapter 11's reference class `base` with the methods of
+    `overrides`, a plain class. The subclass is made at the first call, which happens on the
+    trusted side only: importing these checks does not import the reference."""
+
+    def __init__(self, base, overrides):
+        self.base, self.overrides, self.made = base, overrides, None
+        self.__name__ = self.__qualname__ = overrides.__name__
+        self.__module__ = overrides.__module__
+
+    def __call__(self, *args, **kwargs):
+        if self.made is None:
+            self.made = type(self.__name__, (self.overrides, getattr(ref, self.base)), {"__module__": self.__module__})
+        return self.made(*args, **kwargs)
+
+
+def _over_reference(base):
+    """`@_over_reference("CrossAttention")` above `class _MaskIgnored:` (see _OnReference)."""
+    return lambda overrides: _OnReference(base, overrides)
 
 
 def causal(T):
@@ -92,9 +128,14 @@ def _eval_mode_compare(got, expected, args):
 
 # ---------------------------------------------------------------- CrossAttention
 
+def _attention_ctor(args):
+    return tuple(args[:2])   # (d_model, n_head)
+
+
+@prepared(_weights_of("CrossAttention", _attention_ctor))
 def _run_attention(cls, args):
-    d_model, n_head, x, memory, mask = args
-    module = built(ref.CrossAttention, cls, (d_model, n_head))
+    d_model, n_head, x, memory, mask, weights = args
+    module = built(cls, (d_model, n_head), weights)
     with torch.no_grad():
         return module(x, x if memory is None else memory, mask)
 
@@ -107,16 +148,15 @@ def _empty_rows_zero(got, expected, args):
     return fail
 
 
-def _heads_untransposed(cls_base):
-    class HeadsNotTransposed(cls_base):
-        def forward(self, x, memory, mask=None):
-            B, T, C = x.shape
-            S, H = memory.size(1), self.n_head
-            q = self.q_proj(x).reshape(B, H, T, C // H)
-            k, v = self.kv_proj(memory).split(C, dim=2)
-            k, v = k.reshape(B, H, S, C // H), v.reshape(B, H, S, C // H)
-            return _attend(self, q, k, v, mask, math.sqrt(C // H), B, T, C)
-    return HeadsNotTransposed
+@_over_reference("CrossAttention")
+class _HeadsNotTransposed:
+    def forward(self, x, memory, mask=None):
+        B, T, C = x.shape
+        S, H = memory.size(1), self.n_head
+        q = self.q_proj(x).reshape(B, H, T, C // H)
+        k, v = self.kv_proj(memory).split(C, dim=2)
+        k, v = k.reshape(B, H, S, C // H), v.reshape(B, H, S, C // H)
+        return _attend(self, q, k, v, mask, math.sqrt(C // H), B, T, C)
 
 
 def _split(self, x, memory, kv_source=None):
@@ -144,43 +184,54 @@ def _attend(self, q, k, v, mask, scale, B, T, C, after_softmax=False):
     return self.out_proj(out), weights
 
 
-class KeysFromDecoder(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _KeysFromDecoder:
     def forward(self, x, memory, mask=None):
         q, k, v, B, T, C = _split(self, x, memory, kv_source=x)
         return _attend(self, q, k, v, mask, math.sqrt(C // self.n_head), B, T, C)
 
 
-class MaskIgnored(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _MaskIgnored:
     def forward(self, x, memory, mask=None):
         return super().forward(x, memory, None)
 
 
-class MaskAfterSoftmax(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _MaskAfterSoftmax:
     def forward(self, x, memory, mask=None):
         q, k, v, B, T, C = _split(self, x, memory)
         return _attend(self, q, k, v, mask, math.sqrt(C // self.n_head), B, T, C, after_softmax=True)
 
 
-class ScaledByDModel(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _ScaledByDModel:
     def forward(self, x, memory, mask=None):
         q, k, v, B, T, C = _split(self, x, memory)
         return _attend(self, q, k, v, mask, math.sqrt(C), B, T, C)
 
 
+def _attention_dropout_ctor(args):
+    d_model, n_head, p = args[0], args[1], args[5]
+    return d_model, n_head, p
+
+
+@prepared(_weights_of("CrossAttention", _attention_dropout_ctor))
 def _run_attention_dropout(cls, args):
     """Weights of the reference with dropout `p`, called in train or eval mode."""
-    d_model, n_head, x, memory, mask, p, train = args
-    module = built(ref.CrossAttention, cls, (d_model, n_head, p))
+    d_model, n_head, x, memory, mask, p, train, weights = args
+    module = built(cls, (d_model, n_head, p), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
         return module(x, memory, mask)
 
 
+@prepared(_weights_of("CrossAttention", _attention_ctor))
 def run_attention_default_dropout(cls, args):
     """Built without a dropout argument, called in train mode: the default, 0.0, drops nothing."""
-    d_model, n_head, x, memory, mask = args
-    module = in_train_mode(built(ref.CrossAttention, cls, (d_model, n_head)))
+    d_model, n_head, x, memory, mask, weights = args
+    module = in_train_mode(built(cls, (d_model, n_head), weights))
     with torch.no_grad():
         return module(x, memory, mask)
 
@@ -203,22 +254,26 @@ def _dropout_attention(self, x, memory, mask, where="weights", return_dropped=Fa
     return out, dropped if return_dropped else weights
 
 
-class DropoutOnTheOutput(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _DropoutOnTheOutput:
     def forward(self, x, memory, mask=None):
         return _dropout_attention(self, x, memory, mask, where="out")
 
 
-class DropoutForgotten(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _DropoutForgotten:
     def forward(self, x, memory, mask=None):
         return _dropout_attention(self, x, memory, mask, where="none")
 
 
-class WeightsAfterDropout(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _WeightsAfterDropout:
     def forward(self, x, memory, mask=None):
         return _dropout_attention(self, x, memory, mask, return_dropped=True)
 
 
-class DropoutInEvalMode(ref.CrossAttention):
+@_over_reference("CrossAttention")
+class _DropoutInEvalMode:
     def forward(self, x, memory, mask=None):
         return _dropout_attention(self, x, memory, mask, always=True)
 
@@ -259,39 +314,39 @@ CrossAttention = Exercise(
                 "in cross-attention only the queries come from x (the decoder); keys and values "
                 "come from `memory` (the encoder's output): kv_proj(memory). The weights are then "
                 "(B, H, T, S), one column per source position.",
-                KeysFromDecoder),
+                _KeysFromDecoder),
         Mistake("padding mask ignored",
                 "`mask` marks the real source tokens: fill the scores of masked positions with "
                 "-inf before the softmax, or the decoder attends to <pad>.",
-                MaskIgnored),
+                _MaskIgnored),
         Mistake("mask applied after the softmax",
                 "zeroing weights after the softmax leaves rows that no longer sum to 1; set "
                 "masked scores to -inf *before* the softmax so the allowed ones share all the weight.",
-                MaskAfterSoftmax),
+                _MaskAfterSoftmax),
         Mistake("scaled by sqrt(d_model) instead of sqrt(d_head)",
                 "each head's dot products have d_head = d_model / n_head terms: divide the scores "
                 "by sqrt(d_model // n_head).",
-                ScaledByDModel),
+                _ScaledByDModel),
         Mistake("heads split without a transpose",
                 "`.view(B, H, T, hs)` straight from (B, T, C) mixes positions between heads; view "
                 "as (B, T, H, hs) and then .transpose(1, 2).",
-                _heads_untransposed(ref.CrossAttention)),
+                _HeadsNotTransposed),
         Mistake("dropout on the output instead of the attention weights",
                 "this module's dropout goes on the attention weights, self.dropout(weights) @ v: it "
                 "drops whole source positions from each query's mix. The layers around it drop the output.",
-                DropoutOnTheOutput),
+                _DropoutOnTheOutput),
         Mistake("no dropout in train mode",
                 "the dropout argument is part of the contract: keep an nn.Dropout(dropout) and apply "
                 "it to the weights before `@ v` (in eval mode it does nothing by itself).",
-                DropoutForgotten),
+                _DropoutForgotten),
         Mistake("returned the weights after dropout",
                 "return the weights from before dropout (rows that sum to 1): they are what a "
                 "picture of the attention shows; only `@ v` uses the dropped ones.",
-                WeightsAfterDropout),
+                _WeightsAfterDropout),
         Mistake("dropout also in eval mode",
                 "F.dropout(w, p) drops even in eval mode, since its training argument defaults to "
                 "True: use an nn.Dropout module, or pass training=self.training.",
-                DropoutInEvalMode),
+                _DropoutInEvalMode),
     ],
     requirements=[
         Requirement("the queries come from the decoder", "3 decoder positions over a memory of 5, no mask",
@@ -332,64 +387,89 @@ CrossAttention = Exercise(
 # ---------------------------------------------------------------- EncoderLayer
 
 
+def _layer_ctor(args):
+    return tuple(args[:3])   # (d_model, n_head, d_ff)
+
+
+@prepared(_weights_of("EncoderLayer", _layer_ctor))
 def _run_encoder(cls, args):
-    d_model, n_head, d_ff, x, src_mask = args
-    module = built(ref.EncoderLayer, cls, (d_model, n_head, d_ff))
+    d_model, n_head, d_ff, x, src_mask, weights = args
+    module = built(cls, (d_model, n_head, d_ff), weights)
     with torch.no_grad():
         return module(x, src_mask)
 
 
-class EncoderMaskIgnored(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderMaskIgnored:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = x + self.self_attn(h, h, None)[0]
         return x + self.ff(self.ln_2(x))
 
 
-class EncoderMaskedQueries(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderMaskedQueries:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = x + self.self_attn(h, h, src_mask[:, :, None])[0]
         return x + self.ff(self.ln_2(x))
 
 
-class EncoderPostLN(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderPostLN:
     def forward(self, x, src_mask):
         x = self.ln_1(x + self.self_attn(x, x, src_mask[:, None, :])[0])
         return self.ln_2(x + self.ff(x))
 
 
-class EncoderNoResidual(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderNoResidual:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = self.self_attn(h, h, src_mask[:, None, :])[0]
         return x + self.ff(self.ln_2(x))
 
 
+def _layer_dropout_ctor(p_at):
+    """(d_model, n_head, d_ff, p) from a case's inputs, p at index `p_at`; p=None: built without
+    a dropout argument (its default)."""
+    def ctor(args):
+        p = args[p_at]
+        return tuple(args[:3]) + (() if p is None else (p,))
+    return ctor
+
+
+_encoder_dropout_ctor = _layer_dropout_ctor(5)
+
+
+@prepared(_weights_of("EncoderLayer", _encoder_dropout_ctor))
 def _run_encoder_dropout(cls, args):
-    d_model, n_head, d_ff, x, src_mask, p, train = args
-    module = built(ref.EncoderLayer, cls, (d_model, n_head, d_ff) + (() if p is None else (p,)))
+    d_model, n_head, d_ff, x, src_mask, p, train, weights = args
+    module = built(cls, _encoder_dropout_ctor(args), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
         return module(x, src_mask)
 
 
-class EncoderNoAttentionDropout(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderNoAttentionDropout:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = x + self.self_attn(h, h, src_mask[:, None, :])[0]
         return x + self.ff(self.ln_2(x))
 
 
-class EncoderDropoutAfterTheSum(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderDropoutAfterTheSum:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = self.dropout(x + self.self_attn(h, h, src_mask[:, None, :])[0])
         return x + self.ff(self.ln_2(x))
 
 
-class EncoderFFWithoutDropout(ref.EncoderLayer):
+@_over_reference("EncoderLayer")
+class _EncoderFFWithoutDropout:
     def forward(self, x, src_mask):
         h = self.ln_1(x)
         x = x + self.dropout(self.self_attn(h, h, src_mask[:, None, :])[0])
@@ -425,30 +505,30 @@ EncoderLayer = Exercise(
         Mistake("padding mask ignored",
                 "pass the padding mask to self-attention as src_mask[:, None, :] (B, 1, S): "
                 "real tokens must not attend to <pad>.",
-                EncoderMaskIgnored),
+                _EncoderMaskIgnored),
         Mistake("masked the padded queries instead of the padded keys",
                 "src_mask[:, :, None] is (B, S, 1): it hides rows (queries), so real tokens still "
                 "read the padding. Mask columns, the keys: src_mask[:, None, :] is (B, 1, S).",
-                EncoderMaskedQueries),
+                _EncoderMaskedQueries),
         Mistake("post-LN instead of pre-LN",
                 "this course's layers are pre-LN, like GPT-2: x = x + attn(ln_1(x)), then "
                 "x = x + ff(ln_2(x)); the LayerNorm goes inside the branch, not after the sum.",
-                EncoderPostLN),
+                _EncoderPostLN),
         Mistake("forgot the residual connection",
                 "each sub-layer *adds* to the stream: x = x + self_attn(...), not x = self_attn(...).",
-                EncoderNoResidual),
+                _EncoderNoResidual),
         Mistake("no dropout on the attention's output",
                 "apply dropout to self_attn's output before adding it to the residual stream: "
                 "x = x + dropout(self_attn(...)[0]).",
-                EncoderNoAttentionDropout),
+                _EncoderNoAttentionDropout),
         Mistake("dropout after the residual sum",
                 "dropout goes on the branch, not on the stream: x = x + dropout(attn), not "
                 "dropout(x + attn), which would also drop parts of x itself.",
-                EncoderDropoutAfterTheSum),
+                _EncoderDropoutAfterTheSum),
         Mistake("ff without its nn.Dropout",
                 "ff is nn.Sequential(Linear, ReLU, Linear, nn.Dropout(dropout)): the feed-forward "
                 "branch ends with dropout too (it has no weights, so the state dict cannot tell).",
-                EncoderFFWithoutDropout),
+                _EncoderFFWithoutDropout),
     ],
     requirements=[
         Requirement("We use **pre-LN** (normalise *before* each sub-layer, add the result to the residual stream)",
@@ -476,9 +556,10 @@ EncoderLayer = Exercise(
 # ---------------------------------------------------------------- DecoderLayer
 
 
+@prepared(_weights_of("DecoderLayer", _layer_ctor))
 def _run_decoder(cls, args):
-    d_model, n_head, d_ff, x, memory, src_mask = args
-    module = built(ref.DecoderLayer, cls, (d_model, n_head, d_ff))
+    d_model, n_head, d_ff, x, memory, src_mask, weights = args
+    module = built(cls, (d_model, n_head, d_ff), weights)
     with torch.no_grad():
         return module(x, memory, src_mask)
 
@@ -486,7 +567,7 @@ def _run_decoder(cls, args):
 def _decoder_variant(self_mask=causal, keys_from_memory=True, cross_mask=True):
     """The reference DecoderLayer (the same parameters) with its forward written out and one step
     varied: the self-attention mask `self_mask(T)`, where keys and values come from, the source mask."""
-    class Decoder(ref.DecoderLayer):
+    class Decoder:
         def forward(self, x, memory, src_mask):
             h = self.ln_1(x)
             x = x + self.self_attn(h, h, self_mask(x.size(1)))[0]
@@ -494,20 +575,25 @@ def _decoder_variant(self_mask=causal, keys_from_memory=True, cross_mask=True):
             kv, mask = (memory if keys_from_memory else h), (src_mask[:, None, :] if cross_mask else None)
             x = x + self.cross_attn(h, kv, mask)[0]
             return x + self.ff(self.ln_3(x))
-    return Decoder
+    return _OnReference("DecoderLayer", Decoder)
 
 
+_decoder_dropout_ctor = _layer_dropout_ctor(6)
+
+
+@prepared(_weights_of("DecoderLayer", _decoder_dropout_ctor))
 def _run_decoder_dropout(cls, args):
     """p=None: built without a dropout argument (its default)."""
-    d_model, n_head, d_ff, x, memory, src_mask, p, train = args
-    module = built(ref.DecoderLayer, cls, (d_model, n_head, d_ff) + (() if p is None else (p,)))
+    d_model, n_head, d_ff, x, memory, src_mask, p, train, weights = args
+    module = built(cls, _decoder_dropout_ctor(args), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
         return module(x, memory, src_mask)
 
 
-class DecoderNoCrossDropout(ref.DecoderLayer):
+@_over_reference("DecoderLayer")
+class _DecoderNoCrossDropout:
     def forward(self, x, memory, src_mask):
         h = self.ln_1(x)
         x = x + self.dropout(self.self_attn(h, h, causal(x.size(1)))[0])
@@ -515,7 +601,7 @@ class DecoderNoCrossDropout(ref.DecoderLayer):
         return x + self.ff(self.ln_3(x))
 
 
-DecoderNoAttentionDropout = _decoder_variant()   # its defaults are the layer without dropout on the attentions
+_DecoderNoAttentionDropout = _decoder_variant()   # its defaults are the layer without dropout on the attentions
 
 
 DecoderLayer = Exercise(
@@ -564,11 +650,11 @@ DecoderLayer = Exercise(
         Mistake("no dropout on the attentions' outputs",
                 "apply dropout to each attention's output before adding it to x: "
                 "x = x + dropout(self_attn(...)[0]), and the same for cross_attn.",
-                DecoderNoAttentionDropout),
+                _DecoderNoAttentionDropout),
         Mistake("no dropout on the cross-attention's output",
                 "both attentions' outputs get dropout before they join the residual stream, the "
                 "cross-attention's too.",
-                DecoderNoCrossDropout),
+                _DecoderNoCrossDropout),
     ],
     requirements=[
         Requirement("x \\leftarrow x + \\mathrm{SelfAttn}(\\mathrm{LN}_1(x);\\ \\text{causal } (T, T))",
@@ -597,10 +683,14 @@ DecoderLayer = Exercise(
 S2S = dict(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=2, d_ff=32, max_len=12)
 
 
+def _seq2seq_ctor(args):
+    return dict(S2S, pad_id=args[0])
+
+
+@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_ctor))
 def _run_seq2seq(cls, args):
-    pad_id, src, tgt = args
-    ctor = dict(S2S, pad_id=pad_id)
-    model = built(ref.Seq2SeqTransformer, cls, ctor)
+    pad_id, src, tgt, weights = args
+    model = built(cls, dict(S2S, pad_id=pad_id), weights)
     with torch.no_grad():
         memory, src_mask = model.encode(src)
         return memory, src_mask, model.decode(tgt, memory, src_mask)
@@ -623,7 +713,8 @@ def _seq2seq_inputs(lengths, S, T, pad_id=0):
     return inputs
 
 
-class S2SMaskIgnored(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SMaskIgnored:
     def encode(self, src):
         mask = torch.ones_like(src, dtype=torch.bool)
         x = self.src_emb(src) + self.src_pos(torch.arange(src.size(1)))
@@ -632,7 +723,8 @@ class S2SMaskIgnored(ref.Seq2SeqTransformer):
         return self.ln_enc(x), mask
 
 
-class S2SNoTargetPositions(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SNoTargetPositions:
     def decode(self, tgt, memory, src_mask):
         y = self.tgt_emb(tgt)
         for layer in self.decoder:
@@ -640,7 +732,8 @@ class S2SNoTargetPositions(ref.Seq2SeqTransformer):
         return self.lm_head(self.ln_dec(y))
 
 
-class S2SSourcePositionsForTarget(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SSourcePositionsForTarget:
     def decode(self, tgt, memory, src_mask):
         y = self.tgt_emb(tgt) + self.src_pos(torch.arange(tgt.size(1)))
         for layer in self.decoder:
@@ -648,7 +741,8 @@ class S2SSourcePositionsForTarget(ref.Seq2SeqTransformer):
         return self.lm_head(self.ln_dec(y))
 
 
-class S2SNoFinalNorms(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SNoFinalNorms:
     def encode(self, src):
         mask = src != self.pad_id
         x = self.src_emb(src) + self.src_pos(torch.arange(src.size(1)))
@@ -663,7 +757,8 @@ class S2SNoFinalNorms(ref.Seq2SeqTransformer):
         return self.lm_head(y)
 
 
-class S2SPadIdZero(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SPadIdZero:
     def encode(self, src):
         mask = src != 0
         x = self.src_emb(src) + self.src_pos(torch.arange(src.size(1)))
@@ -672,9 +767,14 @@ class S2SPadIdZero(ref.Seq2SeqTransformer):
         return self.ln_enc(x), mask
 
 
+def _seq2seq_dropout_ctor(args):
+    return dict(S2S, pad_id=args[0], dropout=args[3])
+
+
+@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_dropout_ctor))
 def _run_seq2seq_dropout(cls, args):
-    pad_id, src, tgt, p, train = args
-    model = built(ref.Seq2SeqTransformer, cls, dict(S2S, pad_id=pad_id, dropout=p))
+    pad_id, src, tgt, p, train, weights = args
+    model = built(cls, dict(S2S, pad_id=pad_id, dropout=p), weights)
     if train:
         in_train_mode(model)
     with torch.no_grad():
@@ -682,19 +782,24 @@ def _run_seq2seq_dropout(cls, args):
         return memory, src_mask, model.decode(tgt, memory, src_mask)
 
 
+S2S_DEFAULTS = dict(src_vocab=11, tgt_vocab=9)
+
+
+@prepared(_weights_of("Seq2SeqTransformer", lambda args: S2S_DEFAULTS))
 def run_seq2seq_defaults(cls, args):
     """Seq2SeqTransformer(src_vocab, tgt_vocab) with every other argument at its default, in
     train mode (the default dropout, 0.0, drops nothing), through forward."""
-    _, src, tgt = args
-    model = in_train_mode(built(ref.Seq2SeqTransformer, cls, dict(src_vocab=11, tgt_vocab=9)))
+    _, src, tgt, weights = args
+    model = in_train_mode(built(cls, S2S_DEFAULTS, weights))
     with torch.no_grad():
         return model(src, tgt)
 
 
+@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_ctor))
 def run_seq2seq_forward(cls, args):
     """forward(src, tgt) itself."""
-    pad_id, src, tgt = args
-    model = built(ref.Seq2SeqTransformer, cls, dict(S2S, pad_id=pad_id))
+    pad_id, src, tgt, weights = args
+    model = built(cls, dict(S2S, pad_id=pad_id), weights)
     with torch.no_grad():
         return model(src, tgt)
 
@@ -704,7 +809,8 @@ def _seq2seq_dropout_inputs(lengths, S, T, p, train):
     return lambda rng: inputs(rng) + (p, train)
 
 
-class S2SNoEmbeddingDropout(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SNoEmbeddingDropout:
     def encode(self, src):
         src_mask = src != self.pad_id
         x = self.src_emb(src) + self.src_pos(torch.arange(src.size(1)))
@@ -719,7 +825,8 @@ class S2SNoEmbeddingDropout(ref.Seq2SeqTransformer):
         return self.lm_head(self.ln_dec(y))
 
 
-class S2SLayersWithoutDropout(ref.Seq2SeqTransformer):
+@_over_reference("Seq2SeqTransformer")
+class _S2SLayersWithoutDropout:
     """dropout used after the embeddings, but the layers built with their default dropout=0."""
     def __init__(self, src_vocab, tgt_vocab, d_model=64, n_head=4, n_layer=2, d_ff=256,
                  max_len=32, dropout=0.0, pad_id=0):
@@ -762,28 +869,28 @@ Seq2SeqTransformer = Exercise(
         Mistake("padding mask ignored",
                 "encode must return src_mask = (src != self.pad_id) and hand it to every encoder "
                 "layer; an all-True mask lets the model attend to <pad>.",
-                S2SMaskIgnored),
+                _S2SMaskIgnored),
         Mistake("no position embeddings on the target",
                 "attention is blind to order: add tgt_pos(torch.arange(T)) to the target embeddings.",
-                S2SNoTargetPositions),
+                _S2SNoTargetPositions),
         Mistake("target positions from the source table",
                 "each side has its own position table: the decoder adds tgt_pos, the encoder src_pos.",
-                S2SSourcePositionsForTarget),
+                _S2SSourcePositionsForTarget),
         Mistake("forgot the final LayerNorms",
                 "pre-LN stacks leave the residual stream un-normalised: apply ln_enc to the memory "
                 "and ln_dec before lm_head.",
-                S2SNoFinalNorms),
+                _S2SNoFinalNorms),
         Mistake("pad id hard-coded to 0",
                 "the padding id is a constructor argument: build the mask with self.pad_id.",
-                S2SPadIdZero),
+                _S2SPadIdZero),
         Mistake("no dropout after the embeddings",
                 "apply dropout to the sum of token and position embeddings, on both sides, before "
                 "the first layer: x = drop(src_emb(src) + src_pos(positions)).",
-                S2SNoEmbeddingDropout),
+                _S2SNoEmbeddingDropout),
         Mistake("dropout not passed on to the layers",
                 "build every EncoderLayer and DecoderLayer with the model's dropout; their default, "
                 "0.0, turns off all the dropout inside them.",
-                S2SLayersWithoutDropout),
+                _S2SLayersWithoutDropout),
     ],
     requirements=[
         Requirement("src (B, S) ─ src_emb + src_pos ─ EncoderLayer × n_layer ─ ln_enc ─► memory (B, S, C)",
@@ -1001,15 +1108,43 @@ class CopyModel(nn.Module):
         return self.decode(tgt, *self.encode(src))
 
 
+class RandomTranslator(nn.Module):
+    """A stand-in for a Seq2SeqTransformer with random weights (torch is seeded by the engine):
+    greedy_decode's cases run where chapter 11's reference is absent. As in a translation model,
+    the logits at each target position depend on its token and position, on every earlier
+    target token, and on the real tokens of the source (attention over the memory with the
+    padding mask); dropout acts on the embeddings. Random weights, but never </s>: the bias of
+    eos_id is -100, so every row runs on to max_len."""
+
+    def __init__(self, src_vocab=11, tgt_vocab=9, width=16, max_len=12, dropout=0.0, pad_id=0, eos_id=EOS_ID):
+        super().__init__()
+        self.pad_id, self.max_len = pad_id, max_len
+        self.source, self.target = nn.Embedding(src_vocab, width), nn.Embedding(tgt_vocab, width)
+        self.position = nn.Embedding(max_len, width)
+        self.query = nn.Linear(width, width)
+        self.head = nn.Linear(3 * width, tgt_vocab)
+        self.drop = nn.Dropout(p=dropout)
+        with torch.no_grad():
+            self.head.bias[eos_id] -= 100.0
+
+    def encode(self, src):
+        return self.drop(self.source(src)), src != self.pad_id
+
+    def decode(self, tgt, memory, src_mask):
+        T = tgt.size(1)
+        y = self.drop(self.target(tgt) + self.position(torch.arange(T)))
+        prefix = y.cumsum(1) / torch.arange(1, T + 1)[:, None]      # each position: the mean of its prefix
+        scores = (self.query(prefix) @ memory.transpose(1, 2)).masked_fill(~src_mask[:, None, :], float("-inf"))
+        context = torch.softmax(scores, dim=-1) @ memory            # (B, T, width)
+        return self.head(torch.tanh(torch.cat([y, prefix, context], dim=-1)))
+
+    def forward(self, src, tgt):
+        return self.decode(tgt, *self.encode(src))
+
+
 def _run_greedy(fn, args):
     kind, src, max_len = args
-    if kind == "copy":
-        model = CopyModel()
-    else:
-        model = ref.Seq2SeqTransformer(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=1,
-                                       d_ff=32, max_len=12).eval()
-        with torch.no_grad():
-            model.lm_head.bias[EOS_ID] -= 100.0   # random weights, but never </s>: all rows run on
+    model = CopyModel() if kind == "copy" else RandomTranslator().eval()
     return fn(model, src, max_len, BOS_ID, EOS_ID)
 
 
@@ -1020,10 +1155,7 @@ def run_greedy_contract(fn, args):
     if kind == "copy":
         model = CopyModel(vocab=10, eos_id=eos_id, pad_id=pad_id)
     else:
-        model = ref.Seq2SeqTransformer(src_vocab=11, tgt_vocab=9, d_model=16, n_head=2, n_layer=1,
-                                       d_ff=32, max_len=12, dropout=0.5)
-        with torch.no_grad():
-            model.lm_head.bias[eos_id] -= 100.0
+        model = RandomTranslator(dropout=0.5, pad_id=pad_id, eos_id=eos_id)
     model.train(train)
     tokens = fn(model, src, max_len, bos_id, eos_id)
     out = {"tokens": tokens, "left in train mode": model.training}
