@@ -474,6 +474,12 @@ def _child_main(result_fd: int):
             send(event="missing", id=ex_id, message=f"the exercise cell does not define `{exercise.name}`")
             continue
         target = namespace[exercise.name]
+        if guard:
+            from .sandbox import course_code_in
+            borrowed = course_code_in(target, namespace)
+            if borrowed:
+                send(event="forbidden", id=ex_id, message=f"your `{exercise.name}` is the course's own code "
+                                                             f"(`{borrowed}`), not an answer of yours")
         hidden = program.get("hidden", {}).get(ex_id, [])
         n_public = len(exercise.cases)
         public_inputs = program.get("inputs", {}).get(ex_id) or [None] * n_public

@@ -249,6 +249,49 @@ class Guard:
             self.reporting = False
 
 
+# Learner code never needs these: the checks, the hidden cases, stored outcomes. (Earlier
+# chapters' references are meant to be imported; the graded chapter's is not in the sandbox.)
+COURSE_ONLY = ("grader.exercises", "grader.hidden", "grader.expected")
+
+
+def course_code_in(target, namespace: dict) -> str | None:
+    """The course's own code that a learner's answer is, inherits from, or calls by a global
+    name ("grader.exercises.common.lower_triangle"), if any: some checks hold helpers that
+    compute an exercise's answer (a causal mask for their inputs), and the sandbox must hold the
+    checks. Code fetched at call time (through sys.modules, say) is not seen: see
+    docs/threat-model.md."""
+    from .engine import globals_used
+
+    def course_module(obj) -> str | None:
+        name = getattr(obj, "__name__", "") if isinstance(obj, type(sys)) else getattr(obj, "__module__", "") or ""
+        return name if isinstance(name, str) and name.startswith(COURSE_ONLY) else None
+
+    def origin(obj) -> str | None:
+        obj = getattr(obj, "func", obj)           # functools.partial
+        if isinstance(obj, type):
+            for klass in obj.__mro__:
+                if course_module(klass):
+                    return f"{klass.__module__}.{klass.__qualname__}"
+        elif course_module(obj):
+            return f"{obj.__module__ if not isinstance(obj, type(sys)) else obj.__name__}" + (
+                f".{getattr(obj, '__qualname__', '')}" if not isinstance(obj, type(sys)) else "")
+        return None
+
+    found = origin(target)
+    if found:
+        return found
+    try:
+        names = globals_used(target, namespace)
+    except Exception:   # noqa: BLE001 - an object dis cannot read is judged by its cases
+        return None
+    for name in sorted(names):
+        if name in namespace:
+            found = origin(namespace[name])
+            if found:
+                return found
+    return None
+
+
 def install_guard(released, report):
     guard = Guard(released, report)
     sys.meta_path.insert(0, guard)

@@ -54,3 +54,28 @@ def test_importing_the_chapters_reference_scores_zero_in_every_chapter(tmp_path,
     report = grade_submission(path, sandbox="auto")
     scored = [(r.id, r.status, r.message[:200]) for r in report.results if r.points or r.status != "forbidden"]
     assert not scored, scored
+
+
+BORROWED = [   # (chapter, exercise, cell source): the checks' own helpers, used as the answer
+    ("08", "causal_mask", "from grader.exercises.common import lower_triangle as causal_mask\n"),
+    ("08", "causal_mask", "import grader.exercises.common as course\n\n"
+                          "def causal_mask(T):\n    return course.lower_triangle(T)\n"),
+    ("12", "KVCache", "from grader.exercises.ch12 import _Cache\n\n\nclass KVCache(_Cache):\n    pass\n"),
+]
+
+
+@pytest.mark.parametrize("chapter, name, source", BORROWED, ids=lambda v: v if len(v) < 20 else None)
+def test_an_answer_that_is_the_checks_own_code_scores_zero(tmp_path, chapter, name, source):
+    """The checks must be in the sandbox, and some hold a helper that computes an exercise's
+    answer (a causal mask for the inputs of chapters 07-08, a working KV cache for chapter 12's
+    forward_cached): an answer that is, inherits or calls one earns 0, and the report says so."""
+    import nbformat
+    nb = nbformat.read(COURSE[chapter], as_version=4)
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == name:
+            cell.source = source
+    path = tmp_path / COURSE[chapter].name
+    nbformat.write(nb, path)
+    result = next(r for r in grade_submission(path, sandbox="auto").results if r.id == f"{chapter}.{name}")
+    assert (result.status, result.points) == ("forbidden", 0), result.message
+    assert "is the course's own code" in result.message
