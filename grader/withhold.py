@@ -71,9 +71,23 @@ def reference_lines(reference_source: str) -> set:
     return lines
 
 
-def reference_leaks(package: Path, reference_dir: Path, chapters) -> list[str]:
-    """'file: line' for each line of a withheld chapter's reference found in `package`."""
-    wanted = {c: reference_lines((reference_dir / f"ch{c}.py").read_text()) for c in chapters}
+def shown_lines(notebooks) -> set:
+    """Every line, stripped, of the cells of the student notebooks: what an install hands out
+    anyway (stubs, given code, instructions, the mistakes' hints in the headers)."""
+    import nbformat
+    lines = set()
+    for notebook in notebooks:
+        for cell in nbformat.read(str(notebook), as_version=4).cells:
+            for line in cell.source.splitlines():
+                lines.add(line.strip().strip("`"))
+                lines.update(part.strip() for part in line.split("`")[1::2])   # code quoted in prose
+    return lines
+
+
+def reference_leaks(package: Path, reference_dir: Path, chapters, shown=frozenset()) -> list[str]:
+    """'file: line' for each line of a withheld chapter's reference found in `package`, but
+    those in `shown` (the student notebooks' lines: see shown_lines)."""
+    wanted = {c: reference_lines((reference_dir / f"ch{c}.py").read_text()) - set(shown) for c in chapters}
     found = []
     for path in sorted(Path(package).rglob("*.py")):
         text = path.read_text(encoding="utf-8", errors="replace")

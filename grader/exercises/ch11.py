@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
 from . import common
-from .common import FLOAT32, prepared, randn, variant, with_weights
+from .common import FLOAT32, lower_triangle, prepared, randn, variant, with_weights
 
 ref = common.lazy_reference("11")   # chapter 11's reference: in inputs, prepare steps and mistakes only
 
@@ -86,10 +86,6 @@ class _OnReference:
 def _over_reference(base):
     """`@_over_reference("CrossAttention")` above `class _MaskIgnored:` (see _OnReference)."""
     return lambda overrides: _OnReference(base, overrides)
-
-
-def causal(T):
-    return torch.ones(T, T, dtype=torch.bool).tril()
 
 
 DROPOUT_SEED = 1234
@@ -289,7 +285,7 @@ CrossAttention = Exercise(
              lambda rng: (16, 2, randn(rng, 2, 3, 16), randn(rng, 2, 5, 16), padding([5, 2], 5)[:, None, :]),
              run=_run_attention),
         Case("self-attention (memory = x) with a causal (T, T) mask, 4 heads",
-             lambda rng: (16, 4, randn(rng, 2, 4, 16), None, causal(4)),
+             lambda rng: (16, 4, randn(rng, 2, 4, 16), None, lower_triangle(4)),
              run=_run_attention),
         Case("a batch of one whose source has no real token: zero weights, not NaN",
              lambda rng: (8, 2, randn(rng, 1, 2, 8), randn(rng, 1, 3, 8), torch.zeros(1, 1, 3, dtype=torch.bool)),
@@ -564,7 +560,7 @@ def _run_decoder(cls, args):
         return module(x, memory, src_mask)
 
 
-def _decoder_variant(self_mask=causal, keys_from_memory=True, cross_mask=True):
+def _decoder_variant(self_mask=lower_triangle, keys_from_memory=True, cross_mask=True):
     """The reference DecoderLayer (the same parameters) with its forward written out and one step
     varied: the self-attention mask `self_mask(T)`, where keys and values come from, the source mask."""
     class Decoder:
@@ -596,7 +592,7 @@ def _run_decoder_dropout(cls, args):
 class _DecoderNoCrossDropout:
     def forward(self, x, memory, src_mask):
         h = self.ln_1(x)
-        x = x + self.dropout(self.self_attn(h, h, causal(x.size(1)))[0])
+        x = x + self.dropout(self.self_attn(h, h, lower_triangle(x.size(1)))[0])
         x = x + self.cross_attn(self.ln_2(x), memory, src_mask[:, None, :])[0]
         return x + self.ff(self.ln_3(x))
 

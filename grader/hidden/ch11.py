@@ -6,9 +6,9 @@ from ..engine import Case
 from . import like
 from ..exercises.ch11 import (CrossAttention, DecoderLayer, EncoderLayer, Seq2SeqTransformer, _empty_rows_zero,
                               _lsce_inputs, _run_attention, _run_decoder, _run_encoder, _run_greedy,
-                              _run_seq2seq, _seq2seq_inputs, _tokens, causal, greedy_decode,
+                              _run_seq2seq, _seq2seq_inputs, _tokens, greedy_decode,
                               label_smoothed_cross_entropy, padding)
-from ..exercises.common import randn
+from ..exercises.common import lower_triangle, randn
 
 
 def _with(inputs, *extra):
@@ -21,7 +21,7 @@ HIDDEN = {
              lambda rng: (12, 3, randn(rng, 3, 5, 12), randn(rng, 3, 6, 12), padding([6, 4, 1], 6)[:, None, :]),
              run=_run_attention),
         Case("self-attention with a causal mask, 2 heads, d_model=10, T=6",
-             lambda rng: (10, 2, randn(rng, 2, 6, 10), None, causal(6)), run=_run_attention),
+             lambda rng: (10, 2, randn(rng, 2, 6, 10), None, lower_triangle(6)), run=_run_attention),
         Case("a source with no real token in a batch of two",
              lambda rng: (8, 4, randn(rng, 2, 3, 8), randn(rng, 2, 4, 8), padding([3, 0], 4)[:, None, :]),
              run=_run_attention, compare=_empty_rows_zero),
@@ -29,7 +29,7 @@ HIDDEN = {
              lambda rng: (12, 3, randn(rng, 3, 4, 12), randn(rng, 3, 6, 12), padding([6, 2, 4], 6)[:, None, :],
                           0.3, True)),
         like(CrossAttention, 5, "eval mode, dropout=0.4, 4 heads, a causal self-attention mask",
-             lambda rng: (12, 4, randn(rng, 2, 5, 12), randn(rng, 2, 5, 12), causal(5), 0.4, False)),
+             lambda rng: (12, 4, randn(rng, 2, 5, 12), randn(rng, 2, 5, 12), lower_triangle(5), 0.4, False)),
         like(CrossAttention, 6, "train mode with the default dropout, 3 heads, a padded memory",
              lambda rng: (12, 3, randn(rng, 2, 4, 12), randn(rng, 2, 6, 12), padding([6, 3], 6)[:, None, :])),
     ],
