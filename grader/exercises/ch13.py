@@ -17,6 +17,11 @@ The exercises and their contracts (the notebook explains each one):
 Cases are small and hand-made where an order matters (rank against position, ties), so that
 each known mistake shows on a case of its own; the GPT-2 cases use the real vocabulary, bundled
 with the course, on text with contractions, Unicode, whitespace runs and emoji.
+
+Chapter 13's reference is used only where the grading process runs: in a case's inputs, in a
+run's `prepare` (the reference tokenizer's ids of the texts, which the GPT2Tokenizer cases decode
+with the learner's class) and in the known mistakes. The runs and the comparators execute beside
+learner code, where that reference is absent (instructor grading's sandbox, a student install).
 """
 import collections
 import functools
@@ -27,7 +32,9 @@ import regex
 from ..compare import Fail, compare_values
 from ..data import gpt2_vocab_files
 from ..engine import Case, Exercise, Mistake, Requirement
-from ..reference import ch13 as ref
+from . import common
+
+ref = common.lazy_reference("13")     # imported at first use, in the grading process only
 
 
 def EXACT(got, expected, args):
@@ -412,8 +419,9 @@ train_bpe = Exercise(
 # ---------------------------------------------------------------- bpe_encode / bpe_decode
 
 
-@functools.lru_cache(maxsize=None)
 def _trained(vocab_size):
+    """The reference's merges learned from ENGLISH (a millisecond: not cached, since inputs that
+    use the reference are sent to the sandbox as data only when making them asks for it)."""
     return tuple(ref.train_bpe(ENGLISH, vocab_size).items())
 
 
@@ -606,21 +614,52 @@ def _toy_inputs(rng):
     return encoder, [list(pair) for pair in TOY_MERGES], ["abc abc", "cab", "ab c"]
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
+def _gpt2_of(tokenizer_cls):
+    """`tokenizer_cls` on GPT-2's vocabulary, loaded once (it takes a quarter of a second)."""
+    return tokenizer_cls.from_files(*gpt2_vocab_files())
+
+
 def _reference_gpt2():
-    return ref.GPT2Tokenizer.from_files(*gpt2_vocab_files())
+    """The reference's tokenizer of GPT-2's vocabulary (grading process only). Its class is
+    looked up at every call, so that each case whose inputs use it asks for the reference
+    (engine.references_used) and has them sent to the sandbox as data, cache or not."""
+    return _gpt2_of(ref.GPT2Tokenizer)
 
 
-def _use(tok, texts, reference):
+# The GPT2Tokenizer cases decode the reference's ids of their texts with the learner's class.
+# Those ids are made by the runs' `prepare` steps below, in the grading process, and reach the
+# runs as data: the texts stay last, where the comparator reads them.
+
+def _toy_reference_ids(args):
+    """Prepare: (encoder, merges, texts) -> (encoder, merges, the reference's ids of each text, texts)."""
+    encoder, merges, texts = args
+    reference = ref.GPT2Tokenizer(encoder, merges)
+    return encoder, merges, [reference.encode(text) for text in texts], texts
+
+
+def _gpt2_reference_ids(args):
+    """Prepare: (texts,) -> (the reference's GPT-2 ids of each text, texts)."""
+    (texts,) = args
+    reference = _reference_gpt2()
+    return [reference.encode(text) for text in texts], texts
+
+
+def _prefix_reference_ids(args):
+    """Prepare: (text,) -> (text, the reference's GPT-2 ids of it)."""
+    (text,) = args
+    return text, _reference_gpt2().encode(text)
+
+
+def _use(tok, texts, reference_ids):
     """What the case compares: the ids of each text, and the decoding of the reference's ids
     (whole, and cut after the first token, which splits multi-byte characters)."""
     out = {"encode": [], "decode": []}
-    for text in texts:
+    for text, ids in zip(texts, reference_ids):
         try:
             out["encode"].append([int(i) for i in tok.encode(text)])
         except Exception as exc:  # a KeyError for a string not in the vocabulary, say
             out["encode"].append(f"raised {type(exc).__name__}: {exc}")
-        ids = reference.encode(text)
         out["decode"] += [tok.decode(ids), tok.decode(ids[:1])]
     return out
 
@@ -637,23 +676,26 @@ def run_toy_bpe(cls, args):
     return [list(tok.bpe(word)) for word in words]
 
 
+@common.prepared(_toy_reference_ids)
 def _run_toy(cls, args):
-    encoder, merges, texts = args
-    return _use(cls(encoder, merges), texts, ref.GPT2Tokenizer(encoder, merges))
+    encoder, merges, reference_ids, texts = args
+    return _use(cls(encoder, merges), texts, reference_ids)
 
 
+@common.prepared(_gpt2_reference_ids)
 def _run_gpt2(cls, args):
-    (texts,) = args
-    return _use(cls.from_files(*gpt2_vocab_files()), texts, _reference_gpt2())
+    reference_ids, texts = args
+    return _use(cls.from_files(*gpt2_vocab_files()), texts, reference_ids)
 
 
 def run_gpt2_decode_prefixes(cls, args):
     """decode of every prefix of the reference's ids of a text: some cut a character in two."""
-    (text,) = args
-    tok, ids = cls.from_files(*gpt2_vocab_files()), _reference_gpt2().encode(text)
+    _, ids = args
+    tok = cls.from_files(*gpt2_vocab_files())
     return [tok.decode(ids[:k]) for k in range(1, len(ids) + 1)]
 
 
+@common.prepared(_prefix_reference_ids)
 def catching_decode_prefixes(cls, args):
     return catching(lambda *a: run_gpt2_decode_prefixes(cls, a), args)
 
@@ -662,7 +704,7 @@ def _tokenizer_compare(got, expected, args):
     """Say which text went wrong and how, not just 'values differ'."""
     if not isinstance(got, dict) or set(got) != {"encode", "decode"}:
         return compare_values(got, expected)
-    texts = args[-1]                     # both kinds of case pass the texts last
+    texts = args[-1]                     # both kinds of case pass the texts last (see the prepare steps)
     for text, g, e in zip(texts, got["encode"], expected["encode"]):
         if g != e:
             return Fail(f"encode({text!r}): expected {e}, got {g}")
@@ -673,7 +715,30 @@ def _tokenizer_compare(got, expected, args):
     return compare_values(got, expected)
 
 
-class _TextOrder(ref.GPT2Tokenizer):
+class _OnReference:
+    """A known mistake of GPT2Tokenizer: the methods of `mixin` over the reference's class. That
+    class is made at its first use, in the grading process (the only place mistakes run), so
+    that importing the checks does not import chapter 13's reference. A case's run calls it, and
+    its `from_files`, as it would a class."""
+
+    def __init__(self, mixin):
+        self.mixin = mixin
+
+    @functools.cached_property
+    def cls(self):
+        return type(self.mixin.__name__, (self.mixin, ref.GPT2Tokenizer), {})
+
+    def __call__(self, encoder, bpe_merges):
+        return self.cls(encoder, bpe_merges)
+
+    def from_files(self, encoder_json, vocab_bpe):
+        return self.cls.from_files(encoder_json, vocab_bpe)
+
+
+# The known mistakes' tokenizers: each class below holds only what the mistake changes, and
+# _OnReference puts it over the reference's GPT2Tokenizer.
+
+class _TextOrder:
     def bpe(self, word):
         parts = list(word)
         while True:
@@ -684,29 +749,29 @@ class _TextOrder(ref.GPT2Tokenizer):
             parts[i:i + 2] = [parts[i] + parts[i + 1]]
 
 
-class _PerTokenDecode(ref.GPT2Tokenizer):
+class _PerTokenDecode:
     def decode(self, ids):
         return "".join(bytes(self.byte_decoder[c] for c in self.decoder[int(i)])
                        .decode("utf-8", errors="replace") for i in ids)
 
 
-class _NoPretokenizer(ref.GPT2Tokenizer):
+class _NoPretokenizer:
     def encode(self, text):
         word = "".join(self.byte_encoder[b] for b in text.encode("utf-8"))
         return [self.encoder[token] for token in self.bpe(word)] if text else []
 
 
-class _NoByteMapping(ref.GPT2Tokenizer):
+class _NoByteMapping:
     def encode(self, text):
         return [self.encoder[token] for chunk in ref.pretokenize(text) for token in self.bpe(chunk)]
 
 
-class _StrictDecode(ref.GPT2Tokenizer):
+class _StrictDecode:
     def decode(self, ids):
         return bytes(self.byte_decoder[c] for i in ids for c in self.decoder[int(i)]).decode("utf-8")
 
 
-class _SpecialTokenParsed(ref.GPT2Tokenizer):
+class _SpecialTokenParsed:
     def encode(self, text):
         out = []
         for i, part in enumerate(text.split("<|endoftext|>")):
@@ -731,27 +796,27 @@ GPT2Tokenizer = Exercise(
         Mistake("merged pairs in text order, not by rank",
                 "merge the pair of lowest rank (its line in vocab.bpe) among all pairs present, "
                 "again and again; the leftmost mergeable pair is not the one GPT-2 learned first.",
-                _TextOrder),
+                _OnReference(_TextOrder)),
         Mistake("no pre-tokenizer",
                 "split the text with pretokenize first and run BPE inside each pre-token: GPT-2's "
                 "merges were learned that way, and a merge may not cross a word boundary.",
-                _NoPretokenizer),
+                _OnReference(_NoPretokenizer)),
         Mistake("no byte-to-unicode mapping",
                 "the strings of encoder.json and vocab.bpe are bytes written with bytes_to_unicode "
                 "(a space is 'Ġ'): map each UTF-8 byte of a pre-token through it before BPE.",
-                _NoByteMapping),
+                _OnReference(_NoByteMapping)),
         Mistake("decoded token by token",
                 "an emoji or accented letter can be split across tokens; join all the bytes of all "
                 "the ids, then decode once with errors='replace'.",
-                _PerTokenDecode),
+                _OnReference(_PerTokenDecode)),
         Mistake("<|endoftext|> in the text turned into id 50256",
                 "like OpenAI's code, encode reads '<|endoftext|>' in a text as the 13 characters it is; "
                 "a program that wants the special token appends id 50256 itself (so user text cannot "
-                "inject it).", _SpecialTokenParsed),
+                "inject it).", _OnReference(_SpecialTokenParsed)),
         Mistake("strict UTF-8 in decode",
                 "a model can stop in the middle of a character (an emoji is several tokens): decode "
                 "the joined bytes with errors='replace', so a cut character becomes '\\ufffd' "
-                "instead of an exception.", _StrictDecode),
+                "instead of an exception.", _OnReference(_StrictDecode)),
     ],
     requirements=[
         Requirement("`GPT2Tokenizer(encoder, bpe_merges)` takes the loaded contents (`encoder`: the dict of `encoder.json`; "
