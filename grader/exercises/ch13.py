@@ -337,15 +337,22 @@ def _random_words(rng, n_words=60):
 
 
 def _spelled(pair, merges):
-    """(a, b) with the bytes each id stands for: (116, 104) 'th'."""
-    vocab = {i: bytes([i]) for i in range(256)}
-    for (a, b), new_id in sorted(merges.items(), key=lambda item: item[1]):
-        if a in vocab and b in vocab:
-            vocab[new_id] = vocab[a] + vocab[b]
-    a, b = pair
-    if a in vocab and b in vocab:
-        return f"{pair} = {(vocab[a] + vocab[b]).decode('utf-8', errors='replace')!r}"
-    return str(pair)
+    """(a, b) with the bytes each id stands for: (116, 104) 'th'. (Spelled from the merges by
+    recursion, and only for a message.)"""
+    parts = {new_id: ab for ab, new_id in merges.items()}
+
+    def spell(token, depth=0):
+        if token < 256:
+            return bytes([token])
+        if token not in parts or depth > len(parts):
+            return None
+        left, right = (spell(t, depth + 1) for t in parts[token])
+        return None if left is None or right is None else left + right
+
+    text = [spell(t) for t in pair]
+    if None in text:
+        return str(pair)
+    return f"{pair} = {(text[0] + text[1]).decode('utf-8', errors='replace')!r}"
 
 
 def _merges_compare(got, expected, args):
