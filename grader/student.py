@@ -130,9 +130,14 @@ def _self_test(stage: Path, withheld: set) -> list:
     stub: [chapter, exercise id, chapter whose reference was needed or None, what happened]
     for each that did not pass or was not "not implemented"."""
     plan = [[c, (PACKAGE / "reference" / f"ch{c}.py").read_text(encoding="utf-8")] for c in sorted(withheld)]
+    from .data.paths import ENV_VAR, REPO_DATASETS
+    data = stage.parent / "data"   # the bundled data (public), where an install keeps its download
+    data.mkdir(exist_ok=True)
+    if REPO_DATASETS.is_dir() and not (data / "bundled").exists():
+        (data / "bundled").symlink_to(REPO_DATASETS)
     proc = subprocess.run([sys.executable, "-c", SELF_TEST], cwd=stage.parent, input=json.dumps(plan),
                           env={"PYTHONPATH": str(stage), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
-                               "MPLBACKEND": "Agg"},
+                               "MPLBACKEND": "Agg", ENV_VAR: str(data), "HOME": str(stage.parent)},
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"the student install's self-test crashed:\n{proc.stderr[-2000:]}")
