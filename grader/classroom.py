@@ -58,15 +58,18 @@ def workflow(notebooks: dict) -> dict:
 
 
 def build(chapters, out, release=None) -> Path:
-    """Write the template repository for `chapters` into `out`. The wheel holds the references of
-    `release` (default: `chapters`); `grader student-build` refuses, with the reason, where it cannot."""
+    """Write the template repository for `chapters` into `out`. The wheel is the student install
+    (`grader student-build`) holding the references of `release`, by default the chapters before
+    the first assigned one: never the assigned chapters' own (their checks use stored outcomes)."""
     import yaml
-    from .engine import chapter_exercises
+    from .engine import chapter_exercises, chapter_modules
     from .student import build as student_build
     chapters = [c.zfill(2) for c in chapters]
+    if release is None:
+        release = [m[2:] for m in chapter_modules() if m[2:] < min(chapters)]
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = student_build(tuple(sorted(set(release or chapters) | set(chapters))), Path(tmp))
+        wheel = student_build(tuple(sorted(set(release))), Path(tmp), say=lambda text: None)
         (out / "dist").mkdir(parents=True, exist_ok=True)
         shutil.copy2(wheel, out / "dist" / wheel.name)
         notebooks = {}
