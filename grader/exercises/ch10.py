@@ -10,10 +10,18 @@ watched from outside through a global optimizer step pre-hook, which records the
 and the gradient norm at every `optimizer.step()` (after clipping), and through a hook on every
 parameter that records its gradient as `backward()` leaves it (before clipping): the logged
 `history["grad_norm"]` must be that unclipped norm.
+
+The case runs execute beside learner code, where chapter 10's reference is absent (instructor
+grading's sandbox, a student install), so nothing of it reaches them but data. A config is a
+`Config`, made from the reference's GPTConfig in the inputs. The reference's weights arrive as
+a ReferenceState, taken by a `prepare` step (common.prepared) in the grading process. The
+model that `generate`, `configure_optimizer` and `train_gpt` are given is a `GivenWeightsGPT`
+holding those weights: GPT-2's names on chapter 09's Block and LayerNorm (earlier chapters'
+references are there beside learner code). `train_gpt`'s expected learning rates travel the
+same way, as a list.
 """
 import copy
 import dataclasses
-import importlib
 import inspect
 import math
 
@@ -24,29 +32,101 @@ import torch.nn.functional as F
 
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
-from ..module_weights import perturb
+from ..reference.ch09 import Block, LayerNorm      # an earlier chapter's: there whenever chapter 10 is graded
 from ..values import TensorValue
-from .common import GPT2_NAMES, dropped_fraction_fail, reference, variant, with_reference_weights
+from .common import (GPT2_NAMES, dropped_fraction_fail, lazy_reference, prepared, reference_weights, variant,
+                     with_weights)
+
+ref = lazy_reference("10")   # inputs, prepare steps and mistakes only: never a run or a comparator
 
 
-def ref(name):
-    return reference(name, "10")
+@dataclasses.dataclass
+class Config:
+    """A GPTConfig as the case runs get it: the reference's fields, in a class of the checks, so
+    that it unpickles where chapter 10's reference is absent. It has no defaults and is made only
+    from the reference's GPTConfig (`gpt_config`), so its defaults are the reference's, and a
+    field the reference gains or loses is a TypeError naming the field where the inputs are built."""
+    block_size: int
+    vocab_size: int
+    n_layer: int
+    n_head: int
+    n_embd: int
+    dropout: float
+    bias: bool
+
+
+def gpt_config(**fields):
+    """The reference's GPTConfig(**fields), as a Config (inputs only: it needs the reference)."""
+    return Config(**dataclasses.asdict(ref.GPTConfig(**fields)))
 
 
 def config(**kw):
     base = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True)
-    return ref("GPTConfig")(**{**base, **kw})
+    return gpt_config(**{**base, **kw})
 
 
 def tokens(rng, B, T, V=11):
     return torch.from_numpy(rng.integers(0, V, size=(B, T)))
 
 
+class GivenWeightsGPT(nn.Module):
+    """The model that the checks of generate, configure_optimizer and train_gpt hand to the
+    learner's function: the reference GPT's modules under GPT-2's names, built from chapter 09's
+    Block and LayerNorm, its forward the reference's. It has no initialisation of its own: a run
+    loads the reference's weights into it (`given_model`), with strict=True, which also makes
+    sure its parameters are the reference's, name for name, shape for shape."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = cfg
+        C, V = cfg.n_embd, cfg.vocab_size
+        self.transformer = nn.ModuleDict({
+            "wte": nn.Embedding(V, C),
+            "wpe": nn.Embedding(cfg.block_size, C),
+            "drop": nn.Dropout(cfg.dropout),
+            "h": nn.ModuleList(Block(C, cfg.n_head, cfg.dropout, cfg.bias) for _ in range(cfg.n_layer)),
+            "ln_f": LayerNorm(C, bias=cfg.bias),
+        })
+        self.lm_head = nn.Linear(C, V, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight      # one (V, C) parameter at both ends
+
+    def forward(self, idx, targets=None) -> tuple:   # (logits, loss), loss None without targets
+        T, block_size = idx.size(1), self.config.block_size
+        if T > block_size:   # the reference's error, word for word
+            raise ValueError("cannot forward a sequence of length %d: block_size is only %d (crop the input to "
+                             "its last block_size tokens)" % (T, block_size))
+        tr = self.transformer
+        x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(T, device=idx.device)))
+        for block in tr.h:
+            x = block(x)
+        logits = self.lm_head(tr.ln_f(x))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def given_model(cfg, weights):
+    """A GivenWeightsGPT(cfg) holding `weights` (a ReferenceState), in eval mode."""
+    return with_weights(GivenWeightsGPT, (cfg,), weights)
+
+
+def add_gpt_weights(args):
+    """prepare: the inputs, then the weights of a freshly built reference GPT(args[0])."""
+    return (*args, reference_weights(ref.GPT, (args[0],)))
+
+
+def add_nudged_gpt_weights(args):
+    """prepare: the inputs, then the reference GPT(args[0])'s weights nudged away from their
+    initial values (a LayerNorm left out then shows)."""
+    return (*args, reference_weights(ref.GPT, (args[0],), nudge=0.2))
+
+
 # ---------------------------------------------------------------- GPT
 
+@prepared(add_nudged_gpt_weights)
 def run_forward(cls, args):
-    cfg, idx, targets = args
-    model = with_reference_weights(cls, ref("GPT"), (cfg,), nudge=0.2, hint=GPT2_NAMES)
+    cfg, idx, targets, weights = args
+    model = with_weights(cls, (cfg,), weights, hint=GPT2_NAMES)
     with torch.no_grad():
         return model(idx, targets)
 
@@ -117,12 +197,13 @@ def compare_too_long(got, expected, args):
                 mistake=NO_CHECK_OF_THE_SEQUENCE_LENGTH)
 
 
+@prepared(add_nudged_gpt_weights)
 def run_dropout_places(cls, args):
     """The model in train mode, watched by hooks: what enters block 0 (the embeddings after
     transformer.drop), and what block 0's attn and mlp return (each ends with its dropout).
     With the reference's weights loaded, the embeddings before dropout are known."""
-    cfg, idx, _ = args
-    model = with_reference_weights(cls, ref("GPT"), (cfg,), nudge=0.2, hint=GPT2_NAMES).train()
+    cfg, idx, _, weights = args
+    model = with_weights(cls, (cfg,), weights, hint=GPT2_NAMES).train()
     seen = {}
     block = model.transformer.h[0]
     hooks = [block.register_forward_pre_hook(lambda m, inp: seen.__setitem__("block input", inp[0])),
@@ -217,7 +298,7 @@ class _GPT(nn.Module):
                  positions=True, final_ln=True, shift_targets_again=False, length_error=ValueError,
                  embedding_dropout=True, block_dropout=True, scaled_names=("c_proj.weight",)):
         super().__init__()
-        inner = ref("GPT")(cfg if block_dropout else dataclasses.replace(cfg, dropout=0.0))
+        inner = ref.GPT(cfg if block_dropout else dataclasses.replace(cfg, dropout=0.0))
         self.config, self.transformer, self.lm_head = cfg, inner.transformer, inner.lm_head
         self.transformer.drop = nn.Dropout(cfg.dropout if embedding_dropout else 0.0)
         self.length_check, self.positions, self.final_ln = length_check, positions, final_ln
@@ -371,8 +452,8 @@ class _WatchedConfig:
     """A config that notes which fields are read: a closed-form count needs vocab_size, n_embd,
     n_layer, block_size and bias, never dropout, which only building the model reads."""
 
-    def __init__(self, config):
-        self._fields, self._read = dataclasses.asdict(config), set()
+    def __init__(self, cfg):
+        self._fields, self._read = dataclasses.asdict(cfg), set()
 
     def __getattr__(self, name):
         fields = self.__dict__.get("_fields", {})
@@ -401,16 +482,16 @@ def compare_without_a_model(got, expected, args):
 BUILT_THE_MODEL_TO_COUNT = Mistake("built the model to count",
                                    "add up the table's terms from the config's numbers; sum(p.numel() ...) is the check "
                                    "the answer must agree with, not the answer.",
-                                   lambda cfg: sum(p.numel() for p in ref("GPT")(cfg).parameters()))
+                                   lambda cfg: sum(p.numel() for p in ref.GPT(cfg).parameters()))
 
 
 count_parameters = Exercise(
     id="10.count_parameters", points=1, difficulty="easy", minutes=15, pure=True,
     cases=[
-        Case("the chapter's default config", lambda rng: (ref("GPTConfig")(),)),
-        Case("bias=False", lambda rng: (ref("GPTConfig")(bias=False),)),
-        Case("GPT-2 small", lambda rng: (ref("GPTConfig")(block_size=1024, vocab_size=50257, n_layer=12,
-                                                          n_head=12, n_embd=768),)),
+        Case("the chapter's default config", lambda rng: (gpt_config(),)),
+        Case("bias=False", lambda rng: (gpt_config(bias=False),)),
+        Case("GPT-2 small", lambda rng: (gpt_config(block_size=1024, vocab_size=50257, n_layer=12,
+                                                    n_head=12, n_embd=768),)),
         Case("a tiny odd config, bias=False", lambda rng: (config(block_size=3, vocab_size=7, n_layer=1, n_embd=6,
                                                                    bias=False),)),
         Case("counted without building a model", lambda rng: (config(block_size=5, vocab_size=9, n_layer=3, n_embd=8),),
@@ -448,28 +529,47 @@ count_parameters = Exercise(
 # ---------------------------------------------------------------- generate
 
 
-def gen_model():
-    """A small reference GPT made opinionated (nudged weights, larger embeddings), so that a
-    tiny temperature really is greedy and different seeds really give different samples."""
-    model = ref("GPT")(config())
-    perturb(model)
-    with torch.no_grad():
-        model.transformer.wte.weight.mul_(3.0)
-    return model.eval()
+def _sharpen(model):
+    model.transformer.wte.weight.mul_(3.0)
+
+
+def add_generation_model(args):
+    """prepare: the inputs, then the config and the weights of a small reference GPT made
+    opinionated (nudged weights, larger embeddings), so that a tiny temperature really is greedy
+    and different seeds really give different samples.
+
+    Built from the random state a case's run starts from (engine.run_case seeds torch with the
+    case's seed + 1; make_inputs, which calls this, has just seeded it with the seed itself):
+    the model the cases were written and mutation-tested against when the run built it. What a
+    sample tells apart depends on the model: top_k capped at the batch size, min(top_k, B), shows
+    only in the public case of top_k=5 with two prompts, and from 200 other random states (model
+    and prompts) top_k=2 drew the same 20 tokens as top_k=5 29 times."""
+    cfg = config()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch.initial_seed() + 1)
+        weights = reference_weights(ref.GPT, (cfg,), nudge=0.2, set_weights=_sharpen)
+    return (*args, cfg, weights)
+
+
+def gen_model(args):
+    """The model of add_generation_model, from a run's args (its last two), in eval mode."""
+    return given_model(*args[-2:])
 
 
 def G(seed):
     return torch.Generator().manual_seed(seed)
 
 
+@prepared(add_generation_model)
 def run_greedy(fn, args):
-    idx, kwargs = args
-    return fn(gen_model(), idx, 10, generator=G(0), **kwargs)
+    idx, kwargs, *_ = args
+    return fn(gen_model(args), idx, 10, generator=G(0), **kwargs)
 
 
+@prepared(add_generation_model)
 def run_seeds(fn, args):
-    (idx,) = args
-    model = gen_model()
+    idx, *_ = args
+    model = gen_model(args)
     return (fn(model, idx, 15, generator=G(1)), fn(model, idx, 15, generator=G(1)),
             fn(model, idx, 15, generator=G(2)), tuple(fn(model, idx, 3).shape))
 
@@ -490,9 +590,10 @@ def compare_seeds(got, expected, args):
     return compare_values(no_generator, expected[3], where="shape without a generator")
 
 
+@prepared(add_generation_model)
 def run_top_k(fn, args):
-    idx, k = args
-    model = gen_model()
+    idx, k, *_ = args
+    model = gen_model(args)
     out = fn(model, idx, 6, temperature=3.0, top_k=k, generator=G(3))   # (B, 8): within block_size
     with torch.no_grad():
         logits, _ = model(out[:, :-1])                                  # position t-1 predicts t
@@ -512,10 +613,11 @@ def compare_top_k(got, expected, args):
     return None
 
 
+@prepared(add_generation_model)
 def run_gradients_off(fn, args):
     """Whether any of the model's forward passes inside generate ran with gradients on."""
-    (idx,) = args
-    model = gen_model()
+    idx, *_ = args
+    model = gen_model(args)
     seen = []
     hook = model.register_forward_pre_hook(lambda m, inp: seen.append(torch.is_grad_enabled()))
     try:
@@ -696,9 +798,10 @@ cosine_lr = Exercise(
 # ---------------------------------------------------------------- configure_optimizer
 
 
+@prepared(add_gpt_weights)
 def run_optimizer(fn, args):
-    cfg, weight_decay, lr = args
-    model = ref("GPT")(cfg)
+    cfg, weight_decay, lr, weights = args
+    model = given_model(cfg, weights).train()   # as a model is built: in train mode
     optimizer = fn(model, weight_decay, lr)
     names = {}
     for name, p in model.named_parameters():
@@ -737,10 +840,11 @@ def compare_optimizer(got, expected, args):
     return None
 
 
+@prepared(add_gpt_weights)
 def run_betas(fn, args):
     """The betas of every group: with the default, and with betas passed in."""
-    cfg, weight_decay, lr, betas = args
-    model = ref("GPT")(cfg)
+    cfg, weight_decay, lr, betas, weights = args
+    model = given_model(cfg, weights).train()
     return {"default": sorted({tuple(g["betas"]) for g in fn(model, weight_decay, lr).param_groups}),
             "given": sorted({tuple(g["betas"]) for g in fn(model, weight_decay, lr, betas=betas).param_groups})}
 
@@ -823,10 +927,21 @@ def pattern_data(period, length):
     return torch.arange(length) % period
 
 
+def add_training_model(args):
+    """prepare: the inputs, then the weights of a freshly built reference GPT(cfg) and the
+    learning rate of each step as the reference's cosine_lr gives it (for compare_training)."""
+    cfg, kwargs = args
+    n = kwargs["max_steps"]
+    schedule = [ref.cosine_lr(s, kwargs.get("lr", 1e-3), kwargs.get("min_lr", 1e-4), kwargs.get("warmup_steps", 100), n)
+                for s in range(n)]
+    return cfg, kwargs, reference_weights(ref.GPT, (cfg,)), schedule
+
+
+@prepared(add_training_model)
 def run_training(fn, args):
     from torch.optim.optimizer import register_optimizer_step_pre_hook
-    cfg, kwargs = args
-    model = ref("GPT")(cfg)
+    cfg, kwargs, weights, _ = args
+    model = given_model(cfg, weights).train()   # as a model is built: in train mode
     train, val = pattern_data(cfg.vocab_size, 400), pattern_data(cfg.vocab_size, 100)
     steps, unclipped, fresh, forwards, groups = [], {}, {}, [], []
 
@@ -844,11 +959,10 @@ def run_training(fn, args):
 
     def record(optimizer, *_):
         seen, norms = set(), []
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and id(p) not in seen:
-                    seen.add(id(p))
-                    norms.append(p.grad.norm())
+        for p in [p for group in optimizer.param_groups for p in group["params"]]:
+            if p.grad is not None and id(p) not in seen:
+                seen.add(id(p))
+                norms.append(p.grad.norm())
         norm = torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
         before = math.sqrt(sum(v * v for v in unclipped.values()))
         steps.append([float(optimizer.param_groups[0]["lr"]), norm, before,
@@ -874,14 +988,13 @@ def _numbers(values):
 
 
 def compare_training(got, expected, args, learns=True):
-    """`learns`: the validation loss must fall (cases with lr and steps enough to learn)."""
-    kwargs = args[1]
+    """`learns`: the validation loss must fall (cases with lr and steps enough to learn). The
+    learning rates cosine_lr gives are in the args (add_training_model)."""
+    kwargs, want_lr = args[1], args[3]
     n = kwargs["max_steps"]
     steps = got["steps"]
     if len(steps) != n:
         return Fail(f"expected {n} calls of optimizer.step(), got {len(steps)}")
-    want_lr = [cosine_lr_reference(s, kwargs.get("lr", 1e-3), kwargs.get("min_lr", 1e-4),
-                                   kwargs.get("warmup_steps", 100), n) for s in range(n)]
     lrs = [lr for lr, *_ in steps]
     if not np.allclose(lrs, want_lr, rtol=1e-6, atol=0):
         first = next(i for i, (a, b) in enumerate(zip(lrs, want_lr)) if not math.isclose(a, b, rel_tol=1e-6))
@@ -993,11 +1106,12 @@ def _check_the_loop(got, kwargs, want_lr):
     return None
 
 
+@prepared(add_gpt_weights)
 def run_training_repeated(fn, args):
     """Three runs from the same initial weights: generator seeded 0, again 0 (with torch's global
     random state moved), then 1. {"loss", "train", "val"} of each."""
-    cfg, kwargs = args
-    start = ref("GPT")(cfg)
+    cfg, kwargs, weights = args
+    start = given_model(cfg, weights).train()
     train, val = pattern_data(cfg.vocab_size, 400), pattern_data(cfg.vocab_size, 100)
     runs = []
     for seed, global_seed in ((0, 1), (0, 2), (1, 1)):
@@ -1025,10 +1139,6 @@ def compare_training_repeated(got, expected, args):
     return None
 
 
-def cosine_lr_reference(*args):
-    return ref("cosine_lr")(*args)
-
-
 def _estimate_with(batches):
     """The given estimate_loss, drawing its batches with `batches`."""
     @torch.no_grad()
@@ -1045,7 +1155,7 @@ def _train(*args, scheduled=True, clipped=True, log_after_clipping=False, final_
            log_grad_norm=True, log_floats=True, **kwargs):
     """The reference train_gpt with one thing changed through its own arguments, or in the
     history it returns. Nothing is patched: graders judge several notebooks in threads at once."""
-    train_gpt = ref("train_gpt")
+    train_gpt = ref.train_gpt
     call = inspect.signature(train_gpt).bind(*args, **kwargs)
     call.apply_defaults()
     settings = call.arguments
@@ -1088,13 +1198,12 @@ def _learner_loop(model, train_data, val_data, max_steps, batch_size, lr=1e-3, m
                   pass_weight_decay=True, seeded_batches=True, seeded_estimates=True):
     """A learner's loop written with the chapter's pieces; each keyword after `live` varies one
     step. (The mistakes that train_gpt's own arguments can make call the reference instead.)"""
-    module = importlib.import_module("grader.reference.ch10")
 
     def batches(data, seeded):
-        return module.get_batch(data, batch_size, model.config.block_size, generator if seeded else None)
+        return ref.get_batch(data, batch_size, model.config.block_size, generator if seeded else None)
 
-    optimizer = module.configure_optimizer(model, weight_decay if pass_weight_decay else 0.1, lr)
-    estimate = _estimate_with(lambda data, b, bs, g: module.get_batch(data, b, bs, g if seeded_estimates else None))
+    optimizer = ref.configure_optimizer(model, weight_decay if pass_weight_decay else 0.1, lr)
+    estimate = _estimate_with(lambda data, b, bs, g: ref.get_batch(data, b, bs, g if seeded_estimates else None))
     history = {"step": [], "train": [], "val": [], "loss": [], "grad_norm": []}
     splits = {"train": train_data, "val": val_data}
     for step in range(max_steps + 1):
@@ -1105,7 +1214,7 @@ def _learner_loop(model, train_data, val_data, max_steps, batch_size, lr=1e-3, m
         if step == max_steps:
             return history
         for group in optimizer.param_groups if every_group else optimizer.param_groups[:1]:
-            group["lr"] = module.cosine_lr(step, lr, min_lr, warmup_steps, max_steps)
+            group["lr"] = ref.cosine_lr(step, lr, min_lr, warmup_steps, max_steps)
         _, loss = model(*batches(train_data, seeded_batches))
         if zero_grad:
             optimizer.zero_grad()

@@ -2,7 +2,7 @@
 prompts, schedules and seeds than the notebook's. Training gets one small case."""
 from ..engine import Case
 from . import like
-from ..exercises.ch10 import (GPT, _TRAIN, configure_optimizer, count_parameters, generate, train_gpt, compare_init, compare_seeds, compare_tied, compare_too_long, config, ref,
+from ..exercises.ch10 import (GPT, _TRAIN, configure_optimizer, count_parameters, generate, train_gpt, compare_init, compare_seeds, compare_tied, compare_too_long, config, gpt_config,
                               run_forward, run_greedy, run_init, run_optimizer, run_schedule, run_seeds, run_tied,
                               run_too_long, run_training, tokens)
 
@@ -30,7 +30,7 @@ HIDDEN = {
         Case("a config of 3 layers, n_embd=12, V=17, block_size=5",
              lambda rng: (config(block_size=5, vocab_size=17, n_layer=3, n_embd=12, n_head=3),)),
         Case("a wide one-layer config, bias=False",
-             lambda rng: (ref("GPTConfig")(block_size=64, vocab_size=500, n_layer=1, n_head=4, n_embd=40, bias=False),)),
+             lambda rng: (gpt_config(block_size=64, vocab_size=500, n_layer=1, n_head=4, n_embd=40, bias=False),)),
         like(count_parameters, 4, "counted without building a model: 2 layers, n_embd=12, V=13, block_size=6",
              lambda rng: (config(block_size=6, vocab_size=13, n_layer=2, n_embd=12),)),
     ],
