@@ -10,8 +10,9 @@ module check's weights), so `check(...)` gives the same feedback (the named mist
 hint) by comparing against stored data (engine.make_inputs, expected_outcome, mistake_outcome).
 Hidden cases (grader/hidden/) are never in it.
 
-Before writing the wheel, the build looks for any line of a withheld reference left in the staged
-package (refusing, naming the file: a released reference may repeat a withheld one's code), and
+Before writing the wheel, the build looks for code of a withheld reference left in the staged
+package (grader/withhold.py, reference_leaks: half a function's lines or more; refusing, naming
+the file, as when a released later reference repeats a withheld one's code), and
 grades, with the staged package alone (a separate process that sees nothing of this checkout),
 each withheld chapter's reference as a learner's answer, and its stub. A chapter that builds on
 another withheld chapter (chapter 08's notebook imports chapter 07's attention) cannot be checked
