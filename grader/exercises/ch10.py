@@ -155,12 +155,13 @@ def run_init(cls, args):
             "wpe": p["transformer.wpe.weight"].std().item(),
             "c_attn": p["transformer.h.0.attn.c_attn.weight"].std().item(),
             "c_proj": p["transformer.h.0.mlp.c_proj.weight"].std().item(),
-            "bias": max(b.abs().max().item() for b in biases)}
+            "bias": max(b.abs().max().item() for b in biases),
+            "n_layer": cfg.n_layer}     # for compare_init: the config reaches comparators as opaque data
 
 
 def compare_init(got, expected, args):
     """Standard deviations measured on 20k-100k weights: within 10% of GPT-2's values."""
-    n_layer = args[0].n_layer if hasattr(args[0], "n_layer") else 4
+    n_layer = expected["n_layer"]
     for key, want in [("wte", 0.02), ("wpe", 0.02), ("c_attn", 0.02), ("c_proj", 0.02 / math.sqrt(2 * n_layer))]:
         if not abs(got[key] - want) <= 0.1 * want:
             return Fail(f"{key} weights have std {got[key]:.4g}, expected {want:.4g} (GPT-2's initialisation)",

@@ -17,9 +17,8 @@ HIDDEN = {
              run=run_tied, compare=compare_tied),
         Case("a sequence of 6 with block_size=5 is a clear error",
              lambda rng: (config(block_size=5), tokens(rng, 2, 6)), run=run_too_long, compare=compare_too_long),
-        # n_layer stays 4: compare_init reads the config as data and falls back to n_layer=4
-        Case("GPT-2's initialisation, n_embd=48, 4 heads, V=400",
-             lambda rng: (config(n_embd=48, n_layer=4, n_head=4, vocab_size=400, block_size=400),),
+        Case("GPT-2's initialisation, n_embd=48, 4 heads, 2 layers, V=400",
+             lambda rng: (config(n_embd=48, n_layer=2, n_head=4, vocab_size=400, block_size=400),),
              run=run_init, compare=compare_init),
         like(GPT, 6, "train mode, dropout=0.35, n_embd=24, 3 heads: after the embeddings and inside every block",
              lambda rng: (config(dropout=0.35, n_embd=24, n_head=3), tokens(rng, 12, 8), 0.35)),
