@@ -21,7 +21,6 @@ until that one is released: the build says so and goes on. Any other failure ref
 import base64
 import json
 import pickle
-import re
 import shutil
 import subprocess
 import sys
