@@ -391,11 +391,11 @@ def _run_pretrained(fn, args):
 
 
 def run_pretrained_checkpoint(fn, args):
-    """A Case.run for checkpoints described by (layout, seed, idx): the folder is written by the
-    process that runs the learner's code, so a case whose inputs are built elsewhere (a hidden
-    case, sent to the sandbox as data) still finds it on disk."""
-    layout, seed, idx = args
-    return _run_pretrained(fn, (_checkpoint_folder(layout, seed), idx))
+    """A Case.run for checkpoints described by (layout, seed, idx[, size]): the folder is written
+    by the process that runs the learner's code, so a case whose inputs are built elsewhere (a
+    hidden case, sent to the sandbox as data) still finds it on disk. `size`: as _checkpoint_folder's."""
+    layout, seed, idx, *size = args
+    return _run_pretrained(fn, (_checkpoint_folder(layout, seed, *size), idx))
 
 
 def _pretrained_matches(got, expected, args):

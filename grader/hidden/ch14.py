@@ -16,10 +16,10 @@ def _sized_config(rng):
                  n_positions=int(rng.choice([256, 512, 2048]))),)
 
 
-def _checkpoint(layout):
+def _checkpoint(layout, **size):
     def inputs(rng):
         idx = torch.from_numpy(rng.integers(0, TOY["vocab_size"], size=(3, 5))).long()
-        return layout, int(rng.integers(1 << 31)), idx
+        return (layout, int(rng.integers(1 << 31)), idx) + ((tuple(sorted(size.items())),) if size else ())
     return inputs
 
 
@@ -61,6 +61,9 @@ HIDDEN = {
         Case("a tiny checkpoint of another seed, in save_pretrained's layout", _checkpoint(LAYOUT_NAMES[1]),
              run=run_pretrained_checkpoint),
         Case("a tiny checkpoint of another seed, in the real file's layout", _checkpoint(LAYOUT_NAMES[0]),
+             run=run_pretrained_checkpoint),
+        Case("a checkpoint of yet another size (n_embd 20, 5 heads, 2 layers, 6 positions), in save_pretrained's layout",
+             _checkpoint(LAYOUT_NAMES[1], n_embd=20, n_head=5, n_layer=2, n_positions=6, n_ctx=6),
              run=run_pretrained_checkpoint),
     ],
     "14.generate_text": [
