@@ -9,7 +9,7 @@ anything runs, instead of as torch's wall of `Missing key(s) in state_dict`.
 
 Under instructor grading the reference must never be in the process that runs learner code, so
 the weights travel as data: the grading process builds the reference and takes its
-`ReferenceState` (grader/exercises/common.py, `module_inputs`), and the process running the
+`ReferenceState` (grader/exercises/common.py, `reference_weights`), and the process running the
 learner's module loads that into it. Every function here takes a module or a ReferenceState.
 """
 from dataclasses import dataclass

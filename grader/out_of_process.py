@@ -198,8 +198,8 @@ def _child_env(mode: str = "none") -> dict:
 
 def _public_inputs(ex: Exercise) -> list:
     """The public cases' inputs that need a reference (a module check's weights, see
-    engine.Case), built here and sent as data, since the child may not hold that reference;
-    None for the others, which the child builds from their seeds itself."""
+    engine.Case), pickled, for a process that may not hold that reference (the child; a student
+    install stores them); None for the others, which that process builds from their seeds."""
     from .engine import references_used
     sent = []
     for i in range(len(ex.cases)):

@@ -262,19 +262,14 @@ def course_code_in(target, namespace: dict) -> str | None:
     docs/threat-model.md."""
     from .engine import globals_used
 
-    def course_module(obj) -> str | None:
-        name = getattr(obj, "__name__", "") if isinstance(obj, type(sys)) else getattr(obj, "__module__", "") or ""
-        return name if isinstance(name, str) and name.startswith(COURSE_ONLY) else None
-
     def origin(obj) -> str | None:
-        obj = getattr(obj, "func", obj)           # functools.partial
-        if isinstance(obj, type):
-            for klass in obj.__mro__:
-                if course_module(klass):
-                    return f"{klass.__module__}.{klass.__qualname__}"
-        elif course_module(obj):
-            return f"{obj.__module__ if not isinstance(obj, type(sys)) else obj.__name__}" + (
-                f".{getattr(obj, '__qualname__', '')}" if not isinstance(obj, type(sys)) else "")
+        obj = getattr(obj, "func", obj)           # functools.partial, or anything holding a `func`
+        if isinstance(obj, type(sys)):            # a module
+            return obj.__name__ if obj.__name__.startswith(COURSE_ONLY) else None
+        for part in obj.__mro__ if isinstance(obj, type) else [obj]:
+            module = getattr(part, "__module__", None)
+            if isinstance(module, str) and module.startswith(COURSE_ONLY):
+                return f"{module}.{getattr(part, '__qualname__', '')}"
         return None
 
     found = origin(target)

@@ -18,17 +18,15 @@ each withheld chapter's reference as a learner's answer, and its stub. A chapter
 another withheld chapter (chapter 08's notebook imports chapter 07's attention) cannot be checked
 until that one is released: the build says so and goes on. Any other failure refuses the build.
 """
-import base64
 import json
-import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .engine import chapter_exercises, chapter_modules, make_inputs, references_used, run_case
-from .out_of_process import _encode_outcome
+from .engine import chapter_exercises, chapter_modules, run_case
+from .out_of_process import _encode_outcome, _public_inputs
 from .withhold import reference_leaks, shown_lines, without_mistake_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +45,7 @@ def stored_outcomes_module(chapter: str) -> str:
         cases = [_encode_outcome(run_case(ex, i, reference), 1 << 30) for i in range(len(ex.cases))]
         mistakes = {m.name: [_encode_outcome(run_case(ex, i, m.fn), 1 << 30) for i in range(len(ex.cases))]
                     for m in ex.mistakes}
-        data[ex.id] = {"cases": cases, "mistakes": mistakes, "inputs": [_inputs_if_they_need_a_reference(ex, i)
-                                                                        for i in range(len(ex.cases))]}
+        data[ex.id] = {"cases": cases, "mistakes": mistakes, "inputs": _public_inputs(ex)}
     return (f'"""Stored outcomes of chapter {chapter}\'s public cases (its reference is withheld from this\n'
             'install): what the reference and each known mistake return, and the inputs that are made\n'
             'with the reference (a module check\'s weights). Written by `grader student-build`."""\n'
@@ -64,14 +61,6 @@ def stored_outcomes_module(chapter: str) -> str:
             "                    \"inputs\": [None if a is None else pickle.loads(base64.b64decode(a))\n"
             "                               for a in item[\"inputs\"]]}\n"
             "            for ex_id, item in data.items()}\n")
-
-
-def _inputs_if_they_need_a_reference(ex, index) -> str | None:
-    """Case `index`'s inputs, pickled, when making them asks for a reference (engine.Case's
-    `prepare`); None when the install can make them from the seed itself."""
-    with references_used() as used:
-        args = make_inputs(ex, index)
-    return base64.b64encode(pickle.dumps(args)).decode("ascii") if used else None
 
 
 def _stage(release: set, withheld: set, where: Path) -> Path:
@@ -93,12 +82,9 @@ def _stage(release: set, withheld: set, where: Path) -> Path:
 
 
 SELF_TEST = r"""
-import json, re, sys
+import json, sys
 from grader.engine import ReferenceUnavailable, chapter_exercises, grade_function
-def needed(exc):
-    name = getattr(exc, "name", None) or ""
-    found = re.search(r"grader\.reference\.ch(\d\d)", f"{name} {exc}")
-    return exc.chapter if isinstance(exc, ReferenceUnavailable) else found.group(1) if found else None
+from grader.in_notebook import withheld_chapter as needed
 def stub(*args, **kwargs):
     raise NotImplementedError()
 plan = json.loads(sys.stdin.read())

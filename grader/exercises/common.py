@@ -150,13 +150,6 @@ def with_weights(cls, ctor, weights, *, hint="", strict_buffers=False):
     return load_reference_weights(build(cls, ctor), weights, hint, strict_buffers).eval()
 
 
-def with_reference_weights(cls, reference_cls, ctor=(), *, nudge=0.0, hint="", strict_buffers=False):
-    """`cls(*ctor)` holding the weights of `reference_cls(*ctor)` in one step, where both are at
-    hand (the grading process, the project's tests)."""
-    return with_weights(cls, ctor, reference_weights(reference_cls, ctor, nudge=nudge),
-                        hint=hint, strict_buffers=strict_buffers)
-
-
 STATE_DICT = "state_dict mismatch"
 
 
