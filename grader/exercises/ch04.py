@@ -19,7 +19,7 @@ from torch import nn
 from ..compare import Fail, close, compare_values, describe
 from ..engine import Case, Exercise, Mistake, Requirement, one_torch_thread
 from ..values import TensorValue
-from .common import prepared, quiet, reference, reference_weights, variant
+from .common import adding_weights, prepared, quiet, variant
 
 
 # The first torch.optim optimizer a process builds costs seconds (lazy imports inside torch);
@@ -192,14 +192,7 @@ def _shapes(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _mlp_weights(args):
-    """Grading side: the case's (sizes, x) and the weights of a freshly built reference DigitMLP,
-    as data, for the learner's model to load."""
-    sizes, x = args
-    return sizes, x, reference_weights(reference("DigitMLP", "04"), (list(sizes),))
-
-
-@prepared(_mlp_weights)
+@prepared(adding_weights("04", "DigitMLP", lambda args: (list(args[0]),)))
 def _mlp_run(cls, args):
     """Build the learner's model, load the reference's weights with strict=True, run it.
     When the parameter names or shapes differ, report them instead of loading."""

@@ -48,16 +48,6 @@ def explicit(model):
     return model
 
 
-def add_weights(name, nudge=0.2, set_weights=None):
-    """`prepare` for a module run (grading process): args (constructor args, input) gain the
-    weights of the reference module `name`, nudged by `nudge` and then, if given, replaced by
-    `set_weights(reference_module)` (under torch.no_grad), as a ReferenceState."""
-    def prepare(args):
-        ctor, x = args
-        return ctor, x, common.reference_weights(getattr(ref, name), ctor, nudge=nudge, set_weights=set_weights)
-    return prepare
-
-
 def learner_model(cls, ctor, weights):
     """`cls(*ctor)` holding the reference's weights, in eval mode, with any `fast` switch off."""
     return explicit(common.with_weights(cls, ctor, weights, hint=GPT2_NAMES))
@@ -67,7 +57,7 @@ def module_run(name, train=False):
     """`run` for a module exercise: args are (constructor args, input tensor), and the prepared
     reference weights. `train`: call it in train() mode (with dropout=0 a module must then
     compute what it computes in eval mode)."""
-    @common.prepared(add_weights(name))
+    @common.prepared(common.adding_weights("09", name, nudge=0.2))
     def run(cls, args):
         ctor, x, weights = args
         model = learner_model(cls, ctor, weights)
@@ -80,7 +70,7 @@ def eval_and_train_run(name, set_weights=None):
     """`run` that calls the module in eval mode, then in train mode, on the same input:
     {"eval": ..., "train": ...}. `set_weights(reference_module)` replaces the nudged weights by
     chosen ones (the grading process does it, before the weights become the run's data)."""
-    @common.prepared(add_weights(name, nudge=0.0 if set_weights else 0.2, set_weights=set_weights))
+    @common.prepared(common.adding_weights("09", name, nudge=0.0 if set_weights else 0.2, set_weights=set_weights))
     def run(cls, args):
         ctor, x, weights = args
         model = learner_model(cls, ctor, weights)
@@ -803,7 +793,7 @@ def sublayers_shown(block):
         sub.c_proj.bias.fill_(value)
 
 
-@common.prepared(add_weights("Block", set_weights=sublayers_shown))
+@common.prepared(common.adding_weights("09", "Block", nudge=0.2, set_weights=sublayers_shown))
 def run_block_train(cls, args):
     """The block in train mode under `sublayers_shown` (nudged weights, then c_proj's set):
     {"x": x, "train": output}."""

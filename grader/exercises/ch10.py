@@ -34,7 +34,7 @@ from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
 from ..reference.ch09 import Block, LayerNorm      # an earlier chapter's: there whenever chapter 10 is graded
 from ..values import TensorValue
-from .common import (GPT2_NAMES, dropped_fraction_fail, lazy_reference, prepared, reference_weights, variant,
+from .common import (GPT2_NAMES, adding_weights, dropped_fraction_fail, lazy_reference, prepared, reference_weights, variant,
                      with_weights)
 
 ref = lazy_reference("10")   # inputs, prepare steps and mistakes only: never a run or a comparator
@@ -110,15 +110,10 @@ def given_model(cfg, weights):
     return with_weights(GivenWeightsGPT, (cfg,), weights)
 
 
-def add_gpt_weights(args):
-    """prepare: the inputs, then the weights of a freshly built reference GPT(args[0])."""
-    return (*args, reference_weights(ref.GPT, (args[0],)))
-
-
-def add_nudged_gpt_weights(args):
-    """prepare: the inputs, then the reference GPT(args[0])'s weights nudged away from their
-    initial values (a LayerNorm left out then shows)."""
-    return (*args, reference_weights(ref.GPT, (args[0],), nudge=0.2))
+# prepares: the inputs, then the weights of a freshly built reference GPT(args[0]), as they
+# are or nudged away from their initial values (a LayerNorm left out then shows)
+add_gpt_weights = adding_weights("10", "GPT", lambda args: (args[0],))
+add_nudged_gpt_weights = adding_weights("10", "GPT", lambda args: (args[0],), nudge=0.2)
 
 
 # ---------------------------------------------------------------- GPT

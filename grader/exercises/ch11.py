@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from ..compare import Fail, close, compare_values
 from ..engine import Case, Exercise, Mistake, Requirement
 from . import common
-from .common import FLOAT32, lower_triangle, prepared, randn, variant, with_weights
+from .common import FLOAT32, adding_weights, lower_triangle, prepared, randn, variant, with_weights
 
 ref = common.lazy_reference("11")   # chapter 11's reference: in inputs, prepare steps and mistakes only
 
@@ -51,20 +51,6 @@ ref = common.lazy_reference("11")   # chapter 11's reference: in inputs, prepare
 def padding(lengths, S):
     """(B, S) bool, True at the first `length` positions of each row."""
     return torch.arange(S)[None, :] < torch.tensor(lengths)[:, None]
-
-
-def _weights_of(name, ctor_of):
-    """A module case's `prepare` (grading process): the case's inputs, then the weights of chapter
-    11's reference `name` built as `ctor_of(inputs)`, nudged so that a skipped LayerNorm shows."""
-    def add_weights(args):
-        return args + (common.reference_weights(getattr(ref, name), ctor_of(args), nudge=0.05),)
-    return add_weights
-
-
-def built(cls, ctor, weights):
-    """The learner's module `cls(*ctor)` holding the reference's weights (the ReferenceState its
-    case's prepare added), in eval mode."""
-    return with_weights(cls, ctor, weights)
 
 
 class _OnReference:
@@ -128,10 +114,10 @@ def _attention_ctor(args):
     return tuple(args[:2])   # (d_model, n_head)
 
 
-@prepared(_weights_of("CrossAttention", _attention_ctor))
+@prepared(adding_weights("11", "CrossAttention", _attention_ctor, nudge=0.05))
 def _run_attention(cls, args):
     d_model, n_head, x, memory, mask, weights = args
-    module = built(cls, (d_model, n_head), weights)
+    module = with_weights(cls, (d_model, n_head), weights)
     with torch.no_grad():
         return module(x, x if memory is None else memory, mask)
 
@@ -212,22 +198,22 @@ def _attention_dropout_ctor(args):
     return d_model, n_head, p
 
 
-@prepared(_weights_of("CrossAttention", _attention_dropout_ctor))
+@prepared(adding_weights("11", "CrossAttention", _attention_dropout_ctor, nudge=0.05))
 def _run_attention_dropout(cls, args):
     """Weights of the reference with dropout `p`, called in train or eval mode."""
     d_model, n_head, x, memory, mask, p, train, weights = args
-    module = built(cls, (d_model, n_head, p), weights)
+    module = with_weights(cls, (d_model, n_head, p), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
         return module(x, memory, mask)
 
 
-@prepared(_weights_of("CrossAttention", _attention_ctor))
+@prepared(adding_weights("11", "CrossAttention", _attention_ctor, nudge=0.05))
 def run_attention_default_dropout(cls, args):
     """Built without a dropout argument, called in train mode: the default, 0.0, drops nothing."""
     d_model, n_head, x, memory, mask, weights = args
-    module = in_train_mode(built(cls, (d_model, n_head), weights))
+    module = in_train_mode(with_weights(cls, (d_model, n_head), weights))
     with torch.no_grad():
         return module(x, memory, mask)
 
@@ -387,10 +373,10 @@ def _layer_ctor(args):
     return tuple(args[:3])   # (d_model, n_head, d_ff)
 
 
-@prepared(_weights_of("EncoderLayer", _layer_ctor))
+@prepared(adding_weights("11", "EncoderLayer", _layer_ctor, nudge=0.05))
 def _run_encoder(cls, args):
     d_model, n_head, d_ff, x, src_mask, weights = args
-    module = built(cls, (d_model, n_head, d_ff), weights)
+    module = with_weights(cls, (d_model, n_head, d_ff), weights)
     with torch.no_grad():
         return module(x, src_mask)
 
@@ -438,10 +424,10 @@ def _layer_dropout_ctor(p_at):
 _encoder_dropout_ctor = _layer_dropout_ctor(5)
 
 
-@prepared(_weights_of("EncoderLayer", _encoder_dropout_ctor))
+@prepared(adding_weights("11", "EncoderLayer", _encoder_dropout_ctor, nudge=0.05))
 def _run_encoder_dropout(cls, args):
     d_model, n_head, d_ff, x, src_mask, p, train, weights = args
-    module = built(cls, _encoder_dropout_ctor(args), weights)
+    module = with_weights(cls, _encoder_dropout_ctor(args), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
@@ -552,10 +538,10 @@ EncoderLayer = Exercise(
 # ---------------------------------------------------------------- DecoderLayer
 
 
-@prepared(_weights_of("DecoderLayer", _layer_ctor))
+@prepared(adding_weights("11", "DecoderLayer", _layer_ctor, nudge=0.05))
 def _run_decoder(cls, args):
     d_model, n_head, d_ff, x, memory, src_mask, weights = args
-    module = built(cls, (d_model, n_head, d_ff), weights)
+    module = with_weights(cls, (d_model, n_head, d_ff), weights)
     with torch.no_grad():
         return module(x, memory, src_mask)
 
@@ -577,11 +563,11 @@ def _decoder_variant(self_mask=lower_triangle, keys_from_memory=True, cross_mask
 _decoder_dropout_ctor = _layer_dropout_ctor(6)
 
 
-@prepared(_weights_of("DecoderLayer", _decoder_dropout_ctor))
+@prepared(adding_weights("11", "DecoderLayer", _decoder_dropout_ctor, nudge=0.05))
 def _run_decoder_dropout(cls, args):
     """p=None: built without a dropout argument (its default)."""
     d_model, n_head, d_ff, x, memory, src_mask, p, train, weights = args
-    module = built(cls, _decoder_dropout_ctor(args), weights)
+    module = with_weights(cls, _decoder_dropout_ctor(args), weights)
     if train:
         in_train_mode(module)
     with torch.no_grad():
@@ -683,10 +669,10 @@ def _seq2seq_ctor(args):
     return dict(S2S, pad_id=args[0])
 
 
-@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_ctor))
+@prepared(adding_weights("11", "Seq2SeqTransformer", _seq2seq_ctor, nudge=0.05))
 def _run_seq2seq(cls, args):
     pad_id, src, tgt, weights = args
-    model = built(cls, dict(S2S, pad_id=pad_id), weights)
+    model = with_weights(cls, dict(S2S, pad_id=pad_id), weights)
     with torch.no_grad():
         memory, src_mask = model.encode(src)
         return memory, src_mask, model.decode(tgt, memory, src_mask)
@@ -767,10 +753,10 @@ def _seq2seq_dropout_ctor(args):
     return dict(S2S, pad_id=args[0], dropout=args[3])
 
 
-@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_dropout_ctor))
+@prepared(adding_weights("11", "Seq2SeqTransformer", _seq2seq_dropout_ctor, nudge=0.05))
 def _run_seq2seq_dropout(cls, args):
     pad_id, src, tgt, p, train, weights = args
-    model = built(cls, dict(S2S, pad_id=pad_id, dropout=p), weights)
+    model = with_weights(cls, dict(S2S, pad_id=pad_id, dropout=p), weights)
     if train:
         in_train_mode(model)
     with torch.no_grad():
@@ -781,21 +767,21 @@ def _run_seq2seq_dropout(cls, args):
 S2S_DEFAULTS = dict(src_vocab=11, tgt_vocab=9)
 
 
-@prepared(_weights_of("Seq2SeqTransformer", lambda args: S2S_DEFAULTS))
+@prepared(adding_weights("11", "Seq2SeqTransformer", lambda args: S2S_DEFAULTS, nudge=0.05))
 def run_seq2seq_defaults(cls, args):
     """Seq2SeqTransformer(src_vocab, tgt_vocab) with every other argument at its default, in
     train mode (the default dropout, 0.0, drops nothing), through forward."""
     _, src, tgt, weights = args
-    model = in_train_mode(built(cls, S2S_DEFAULTS, weights))
+    model = in_train_mode(with_weights(cls, S2S_DEFAULTS, weights))
     with torch.no_grad():
         return model(src, tgt)
 
 
-@prepared(_weights_of("Seq2SeqTransformer", _seq2seq_ctor))
+@prepared(adding_weights("11", "Seq2SeqTransformer", _seq2seq_ctor, nudge=0.05))
 def run_seq2seq_forward(cls, args):
     """forward(src, tgt) itself."""
     pad_id, src, tgt, weights = args
-    model = built(cls, dict(S2S, pad_id=pad_id), weights)
+    model = with_weights(cls, dict(S2S, pad_id=pad_id), weights)
     with torch.no_grad():
         return model(src, tgt)
 

@@ -105,7 +105,7 @@ class lazy_reference:
 
 def prepared(prepare):
     """Decorator for a Case.run: `prepare(args)` turns the case's inputs into the run's args in
-    the grading process (see engine.Case). `@prepared(add_weights)` above `def run(cls, args)`."""
+    the grading process (see engine.Case). `@prepared(adding_weights("07", "SelfAttentionHead"))` above `def run(cls, args)`."""
     def attach(run):
         run.prepare = prepare
         return run
@@ -140,6 +140,14 @@ def reference_weights(reference_cls, ctor=(), *, nudge=0.0, set_weights=None) ->
     return ReferenceState.of(ref)
 
 
+def adding_weights(chapter, name, ctor_of=lambda args: args[0], *, nudge=0.0, set_weights=None):
+    """A run's `prepare` (see `prepared`): the case's inputs, then the weights of chapter
+    `chapter`'s reference `name` built as `ctor_of(inputs)`, as data (see reference_weights)."""
+    def prepare(args):
+        return (*args, reference_weights(reference(name, chapter), ctor_of(args), nudge=nudge, set_weights=set_weights))
+    return prepare
+
+
 def with_weights(cls, ctor, weights, *, hint="", strict_buffers=False):
     """`cls(*ctor)` holding `weights` (a ReferenceState), in eval mode.
 
@@ -161,11 +169,7 @@ def module_case(reference_path, call):
     line up (see `module_compare`)."""
     chapter, class_name = re.fullmatch(r"grader\.reference\.ch(\d\d)\.(\w+)", reference_path).groups()
 
-    def add_weights(args):
-        ctor, call_args = args
-        return ctor, call_args, reference_weights(reference(class_name, chapter), ctor)
-
-    @prepared(add_weights)
+    @prepared(adding_weights(chapter, class_name))
     def run(cls, args):
         ctor, call_args, weights = args
         try:
