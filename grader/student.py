@@ -18,11 +18,14 @@ each withheld chapter's reference as a learner's answer, and its stub. A chapter
 another withheld chapter (chapter 08's notebook imports chapter 07's attention) cannot be checked
 until that one is released: the build says so and goes on. Any other failure refuses the build.
 """
+import contextlib
+import io
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from .engine import chapter_exercises, chapter_modules, run_case
@@ -39,6 +42,13 @@ class BuildRefused(Exception):
 
 def stored_outcomes_module(chapter: str) -> str:
     """The source of grader/expected/chNN.py: the public cases' outcomes, as data."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")   # the references' progress bars and torch's warnings, not the build's
+        data = _stored_data(chapter)
+    return _module_source(chapter, data)
+
+
+def _stored_data(chapter: str) -> dict:
     data = {}
     for ex in chapter_exercises(chapter):
         reference = ex.reference()
@@ -46,6 +56,10 @@ def stored_outcomes_module(chapter: str) -> str:
         mistakes = {m.name: [_encode_outcome(run_case(ex, i, m.fn), 1 << 30) for i in range(len(ex.cases))]
                     for m in ex.mistakes}
         data[ex.id] = {"cases": cases, "mistakes": mistakes, "inputs": _public_inputs(ex)}
+    return data
+
+
+def _module_source(chapter: str, data: dict) -> str:
     return (f'"""Stored outcomes of chapter {chapter}\'s public cases (its reference is withheld from this\n'
             'install): what the reference and each known mistake return, and the inputs that are made\n'
             'with the reference (a module check\'s weights). Written by `grader student-build`."""\n'
